@@ -1,0 +1,1 @@
+"""SQLite persistence: one module per table group, all sharing cao.store.db."""
