@@ -1,0 +1,1 @@
+"""Agent functions for the built-in `python` provider (deterministic, no LLM)."""

@@ -1,0 +1,1 @@
+"""Orchestration: delegation between agents and the workflow DAG executor."""

@@ -1,0 +1,1 @@
+"""Terminals: agent CLIs in tmux windows, their output, status, input and inbox."""

@@ -1,0 +1,45 @@
+"""Which working directories an agent may be started in.
+
+Paths are resolved with realpath first, so a symlink cannot smuggle an agent into a
+system directory. `CAO_WORKDIR_ALLOW` (os.pathsep-separated) names directories that are
+allowed even beneath a blocked one, e.g. a CI runner's scratch space under /tmp.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+BLOCKED_DIRS = ("/", "/etc", "/var", "/tmp", "/proc", "/sys", "/root", "/boot", "/bin",
+                "/sbin", "/usr/bin", "/usr/sbin", "/lib", "/lib64", "/dev")
+
+
+class WorkingDirectoryError(ValueError):
+    pass
+
+
+def _allowed_roots() -> list[str]:
+    raw = os.environ.get("CAO_WORKDIR_ALLOW", "")
+    return [os.path.realpath(p) for p in raw.split(os.pathsep) if p.strip()]
+
+
+def _within(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+def check_working_directory(path: str | Path) -> Path:
+    """Return the resolved directory, or raise WorkingDirectoryError saying why not."""
+    raw = str(path)
+    if "\x00" in raw:
+        raise WorkingDirectoryError("working directory contains a NUL byte")
+    resolved = os.path.realpath(os.path.expanduser(raw))
+    if not any(_within(resolved, root) for root in _allowed_roots()):
+        for blocked in BLOCKED_DIRS:
+            if resolved == blocked or (blocked != "/" and _within(resolved, blocked)):
+                raise WorkingDirectoryError(
+                    f"working directory {raw!r} resolves to {resolved!r}, which is inside the "
+                    f"blocked system directory {blocked!r}; use a project directory instead "
+                    "(or list it in CAO_WORKDIR_ALLOW)")
+    if not os.path.isdir(resolved):
+        raise WorkingDirectoryError(f"working directory {raw!r} does not exist or is not a directory")
+    return Path(resolved)
