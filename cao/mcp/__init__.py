@@ -1,0 +1,1 @@
+"""cao-mcp-server: the orchestration tools agents call from inside their CLI."""
