@@ -1,0 +1,1 @@
+"""Frontmatter-Markdown documents (profiles, workflows, flows) loaded into pydantic models."""
