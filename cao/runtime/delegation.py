@@ -116,7 +116,7 @@ class Delegation:
 
     def _record(self, caller: dict[str, Any] | None, kind: str, *, profile: str | None,
                 provider: str | None, terminal_id: str | None, message: str,
-                dst_key: str | None = None) -> str | None:
+                dst_key: str | None = None, receiver_id: str | None = None) -> str | None:
         """Add a dynamic node (and the edge from the caller's node) to the caller's run."""
         node = self._caller_node(caller)
         if node is None:
@@ -126,7 +126,8 @@ class Delegation:
         runs_store.upsert_node(
             self.conn, run_id, key, "node.added", kind=kind, profile=profile, provider=provider,
             parent_key=node["key"], dynamic=1, depth=node["depth"] + 1, state="running",
-            terminal_id=terminal_id, message=message, started_at=time.time())
+            terminal_id=terminal_id, receiver_id=receiver_id, message=message,
+            started_at=time.time())
         runs_store.add_edge(self.conn, run_id, node["key"], key, kind)
         if dst_key:
             runs_store.add_edge(self.conn, run_id, key, dst_key, "delivers_to")
@@ -260,7 +261,7 @@ class Delegation:
                 runs_store.upsert_node(self.conn, sender["run_id"], node["key"], "node.succeeded",
                                        state="succeeded", output=message, finished_at=time.time())
             key = self._record(sender, "send_message", profile=None, provider=None,
-                               terminal_id=receiver_id, message=message,
+                               terminal_id=None, receiver_id=receiver_id, message=message,
                                dst_key=self._receiver_key(sender["run_id"], receiver_id))
             self._finish(sender, key, "succeeded")
         return msg

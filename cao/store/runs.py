@@ -43,7 +43,8 @@ CREATE TABLE IF NOT EXISTS run_nodes (
     dynamic      INTEGER NOT NULL DEFAULT 0,
     depth        INTEGER NOT NULL DEFAULT 0,
     state        TEXT NOT NULL,             -- pending running succeeded failed skipped cancelled
-    terminal_id  TEXT,
+    terminal_id  TEXT,                      -- the terminal this node created (owns)
+    receiver_id  TEXT,                      -- send_message nodes: the receiving terminal
     attempt      INTEGER NOT NULL DEFAULT 0,
     message      TEXT,
     output       TEXT,
@@ -165,6 +166,7 @@ def list_nodes(conn: sqlite3.Connection, run_id: str) -> list[dict[str, Any]]:
 
 
 def node_for_terminal(conn: sqlite3.Connection, terminal_id: str) -> dict[str, Any] | None:
+    """The node whose terminal this is (the terminal's owner, not a message to it)."""
     return _row(conn.execute("SELECT * FROM run_nodes WHERE terminal_id = ? "
                              "ORDER BY started_at DESC LIMIT 1", (terminal_id,)).fetchone())
 
