@@ -55,13 +55,22 @@ def _step(tp: Any, part: Any) -> tuple[Any, bool]:
         return Any, True
     origin = typing.get_origin(tp)
     if _is_union(tp):
-        for arm in typing.get_args(tp):
-            arm = _unwrap(arm)
-            label = getattr(arm, "__name__", str(arm))
-            if part == label or str(part).startswith(str(typing.get_origin(arm) or label)
-                                                   .replace("<class '", "").rstrip("'>")):
-                return arm, False
-        return Any, False
+        arms = [_unwrap(a) for a in typing.get_args(tp) if a is not type(None)]
+        if len(arms) == 1:   # Optional[X]: pydantic adds no tag
+            return _step(arms[0], part)
+        if isinstance(part, str):
+            for arm in arms:   # pydantic tags union branches with the arm's name
+                name = getattr(arm, "__name__", None)
+                origin_name = getattr(typing.get_origin(arm), "__name__", None)
+                if part == name or (origin_name and part.startswith(origin_name + "[")):
+                    return arm, False
+            if _looks_like_tag(part):
+                return Any, False
+        for arm in arms:   # no tag: follow the first arm that has structure
+            if typing.get_origin(arm) in (dict, list) or (
+                    isinstance(arm, type) and issubclass(arm, BaseModel)):
+                return _step(arm, part)
+        return Any, True
     if origin in (list, tuple, set) and isinstance(part, int):
         args = typing.get_args(tp)
         return (args[0] if args else Any), True

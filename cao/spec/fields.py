@@ -26,6 +26,7 @@ Duration = Annotated[
         "anyOf": [
             {"type": "number", "minimum": 0},
             {"type": "string", "pattern": r"^\s*(\d+(\.\d+)?\s*(ms|s|m|h|d)?\s*)+$"},
+            {"type": "null"},
         ],
         "description": 'Seconds, or a duration like "30s", "5m", "1h30m".',
     }),

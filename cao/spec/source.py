@@ -149,9 +149,11 @@ def _parse_yaml(doc: RawDocument, fm: str, offset: int) -> None:
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        message = " ".join(str(part) for part in (exc.context, exc.problem) if part)
+        message = str(exc.problem or "cannot parse")
+        if exc.context:
+            message += f" ({exc.context})"
         doc.diagnostics.append(Diagnostic(
-            "error", f"invalid YAML: {message or 'cannot parse'}", file=doc.file,
+            "error", f"invalid YAML: {message}", file=doc.file,
             line=offset + mark.line + 1 if mark else None,
             column=mark.column + 1 if mark else None, code="yaml",
             hint="check indentation, quoting and the ':' after each key"))
