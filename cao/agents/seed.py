@@ -12,7 +12,7 @@ import re
 import statistics
 from typing import Any
 
-DATASET_RE = re.compile(r"(?:[Dd]ataset\s+)?([A-Za-z][A-Za-z0-9_-]*)\s*[:=]\s*\[([^\]]*)\]")
+DATASET_RE = re.compile(r"(?:[Dd]ataset\s+)?([A-Za-z][A-Za-z0-9_-]*)\s*:\s*\[?([-\d.,\s]+)\]?")
 RESULT_RE = re.compile(r"Dataset (?P<name>[A-Za-z][A-Za-z0-9_-]*): mean=(?P<mean>-?[\d.]+), "
                        r"median=(?P<median>-?[\d.]+), std=(?P<std>-?[\d.]+)")
 TEMPLATE_MARK = "<!-- report template -->"
@@ -31,7 +31,7 @@ def describe(name: str, values: list[float]) -> str:
     mean = round(statistics.fmean(values), 3)
     median = round(float(statistics.median(values)), 3)
     std = round(statistics.pstdev(values), 3)
-    return f"Dataset {name}: mean={mean}, median={median}, std={std} (n={len(values)})"
+    return f"Dataset {name}: mean={mean}, median={median}, std={std} (count {len(values)})"
 
 
 def data_analyst(message: str, ctx: Any = None) -> str:
@@ -64,6 +64,19 @@ def compose_report(results: dict[str, dict[str, str]], template: str | None = No
     return body.replace(TEMPLATE_MARK + "\n", "").strip()
 
 
+def _template_in(text: str) -> str | None:
+    """The report template quoted in a message: from its marker to its summary line."""
+    start = text.find(TEMPLATE_MARK)
+    if start < 0:
+        return None
+    lines = []
+    for line in text[start:].split("\n"):
+        lines.append(line)
+        if "{summary}" in line:
+            return "\n".join(lines)
+    return None
+
+
 def _results(text: str) -> dict[str, dict[str, str]]:
     return {m["name"]: m.groupdict() for m in RESULT_RE.finditer(text)}
 
@@ -80,11 +93,10 @@ def analysis_supervisor(message: str, ctx: Any) -> str:
         report = compose_report(state["results"], state.get("template"))
         state.clear()
         return report
-    datasets = parse_datasets(message)
-    if results and not datasets:
+    if results:
         # Everything was handed to us (the workflow's report step): combine.
-        template = message[message.find(TEMPLATE_MARK):] if TEMPLATE_MARK in message else None
-        return compose_report(results, template)
+        return compose_report(results, _template_in(message))
+    datasets = parse_datasets(message)
     if not datasets:
         raise ValueError("send datasets to analyse (e.g. 'A: [1, 2, 3]') or analysis results")
     state.update(waiting=set(datasets), results={})

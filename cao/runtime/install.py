@@ -23,7 +23,7 @@ def _fetch(url: str) -> str:
 
 
 def install_profile(source: str) -> dict[str, Any]:
-    from cao.spec.errors import SpecError
+    from cao.spec.diagnostics import SpecError
     from cao.spec.loader import load_profile
 
     if source.startswith(("http://", "https://")):

@@ -62,4 +62,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DelegationError, handler(422))
     app.add_exception_handler(WorkingDirectoryError, handler(400))
     app.add_exception_handler(ValueError, handler(400))
+    from cao.runtime.executor import RunError
+
+    app.add_exception_handler(RunError, handler(422))
     app.add_exception_handler(LookupError, handler(404))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
 
 from cao.store import runs as runs_store
 
@@ -42,3 +43,32 @@ async def get_run(run_id: str, request: Request) -> dict[str, Any]:
 @router.get("/runs/{run_id}/events", tags=["runs"])
 async def run_events(run_id: str, request: Request, after: int = 0) -> list[dict[str, Any]]:
     return runs_store.events(_svc(request).conn, run_id, after)
+
+
+class RunCreate(BaseModel):
+    workflow_path: str = Field(description="Absolute path of the workflow file on this machine")
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    provider: str | None = None
+    keep: bool = False
+    working_directory: str | None = None
+
+
+def _runs(request: Request) -> Any:
+    return _svc(request).extras["runs"]
+
+
+@router.post("/runs", tags=["runs"], status_code=201)
+async def create_run(body: RunCreate, request: Request) -> dict[str, Any]:
+    """Compile the workflow and start executing it; returns at once."""
+    return await _runs(request).start_run(body.workflow_path, body.inputs, provider=body.provider,
+                                          keep=body.keep, working_directory=body.working_directory)
+
+
+@router.post("/runs/{run_id}/cancel", tags=["runs"])
+async def cancel_run(run_id: str, request: Request) -> dict[str, Any]:
+    return await _runs(request).cancel(run_id)
+
+
+@router.post("/runs/{run_id}/resume", tags=["runs"])
+async def resume_run(run_id: str, request: Request) -> dict[str, Any]:
+    return await _runs(request).resume(run_id)

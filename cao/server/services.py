@@ -38,10 +38,11 @@ class Services:
 
     async def start(self) -> None:
         await self.terminals.start()
-        await self.inbox.start()
-        self._tasks.append(asyncio.create_task(self._inbox_sweep()))
+        # Runs resume before the inbox starts, so callbacks queued for them find them.
         for starter in self.extras.get("starters", []):
             await starter(self)
+        await self.inbox.start()
+        self._tasks.append(asyncio.create_task(self._inbox_sweep()))
 
     async def _inbox_sweep(self) -> None:
         """Safety net: receivers with waiting messages are re-kicked now and then."""

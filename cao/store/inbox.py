@@ -57,6 +57,10 @@ def mark_delivering(conn: sqlite3.Connection, message_id: int, log_offset: int) 
                  (log_offset, message_id))
 
 
+def mark_pending(conn: sqlite3.Connection, message_id: int) -> None:
+    conn.execute("UPDATE inbox SET state = 'pending', log_offset = NULL WHERE id = ?", (message_id,))
+
+
 def mark_delivered(conn: sqlite3.Connection, message_id: int) -> None:
     conn.execute("UPDATE inbox SET state = 'delivered', delivered_at = ? WHERE id = ?",
                  (time.time(), message_id))

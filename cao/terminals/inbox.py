@@ -36,6 +36,8 @@ class InboxService:
         self.virtual: dict[str, VirtualReceiver] = {}  # id prefix -> handler
         self._active: set[str] = set()
         self._again: set[str] = set()
+        # message id -> future resolved with the monotonic time its turn started
+        self._waiters: dict[int, asyncio.Future] = {}
         terminals.status_listeners.append(self._on_status)
 
     async def start(self) -> None:
@@ -89,6 +91,7 @@ class InboxService:
                 while (msg := store.next_pending(self.conn, receiver_id)) is not None:
                     await handler(receiver_id, msg["message"], msg["sender_id"])
                     store.mark_delivered(self.conn, msg["id"])
+                    self._resolve(msg["id"], None)
                 return
         msg = store.next_pending(self.conn, receiver_id)
         if msg is None:
@@ -107,8 +110,30 @@ class InboxService:
             return  # delivered when the receiver's status next becomes ready
         live = self.terminals.live.get(receiver_id)
         store.mark_delivering(self.conn, msg["id"], live.log_size() if live else 0)
-        await self.terminals.send_input(receiver_id, format_inbox_message(msg["message"], msg["sender_id"]))
+        try:
+            started = await self.terminals.send_input(
+                receiver_id, format_inbox_message(msg["message"], msg["sender_id"]))
+        except TerminalError as exc:
+            # Not accepted: back to pending; the next kick tries again (or fails it on exit).
+            log.warning("delivery of message %s to %s failed: %s", msg["id"], receiver_id, exc)
+            store.mark_pending(self.conn, msg["id"])
+            return
         store.mark_delivered(self.conn, msg["id"])
+        self._resolve(msg["id"], started)
+
+    def _resolve(self, message_id: int, started: float | None) -> None:
+        fut = self._waiters.pop(message_id, None)
+        if fut is not None and not fut.done():
+            fut.set_result(started)
+
+    async def wait_delivered(self, message_id: int, timeout: float | None = None) -> float | None:
+        """Wait until the message is delivered; the monotonic start of the turn it began."""
+        fut = self._waiters.get(message_id)
+        if fut is None:
+            fut = self._waiters[message_id] = asyncio.get_running_loop().create_future()
+        if store.get(self.conn, message_id)["state"] == "delivered":
+            self._resolve(message_id, None)
+        return await asyncio.wait_for(asyncio.shield(fut), timeout)
 
     def _already_delivered(self, receiver_id: str, msg: dict[str, Any]) -> bool:
         """After a crash mid-delivery: is the message already in the receiver's transcript?"""
