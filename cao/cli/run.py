@@ -71,7 +71,7 @@ def _render_table(run: dict) -> list[str]:
 
 
 def follow(c, run_id: str, live: bool) -> dict:
-    """Show progress until the run ends; returns the final run record."""
+    """Show progress on stderr until the run ends (stdout keeps only the output)."""
     shown = 0
     after = 0
     while True:
@@ -79,9 +79,9 @@ def follow(c, run_id: str, live: bool) -> dict:
         if live:
             lines = _render_table(run)
             if shown:
-                sys.stdout.write(f"\x1b[{shown}F\x1b[J")
-            sys.stdout.write("\n".join(lines) + "\n")
-            sys.stdout.flush()
+                sys.stderr.write(f"\x1b[{shown}F\x1b[J")
+            sys.stderr.write("\n".join(lines) + "\n")
+            sys.stderr.flush()
             shown = len(lines)
         else:
             for ev in c.get(f"/runs/{run_id}/events", params={"after": after}):
@@ -89,7 +89,8 @@ def follow(c, run_id: str, live: bool) -> dict:
                 data = {k: v for k, v in ev["data"].items() if v not in (None, "")}
                 detail = " ".join(f"{k}={v}" for k, v in data.items())
                 stamp = time.strftime("%H:%M:%S", time.localtime(ev["ts"]))
-                typer.echo(f"{stamp} {ev['type']:<20} {ev.get('node_key') or '':<16} {detail}".rstrip())
+                typer.echo(f"{stamp} {ev['type']:<20} {ev.get('node_key') or '':<16} {detail}".rstrip(),
+                           err=True)
         if run["state"] in TERMINAL_STATES:
             return run
         time.sleep(POLL)
@@ -138,7 +139,7 @@ def register(app: typer.Typer) -> None:
                 return
             typer.echo(f"run {run_id} started (cao status {run_id}; cao attach {run_id} NODE)", err=True)
             try:
-                final = follow(c, run_id, live=sys.stdout.isatty() and not json_)
+                final = follow(c, run_id, live=sys.stderr.isatty())
             except KeyboardInterrupt:
                 typer.echo(f"\nstopped watching; the run goes on (cao cancel {run_id} stops it)", err=True)
                 raise typer.Exit(130)
@@ -220,7 +221,7 @@ def register(app: typer.Typer) -> None:
             if detach:
                 typer.echo(run_id)
                 return
-            final = follow(c, run_id, live=sys.stdout.isatty())
+            final = follow(c, run_id, live=sys.stderr.isatty())
         if final["state"] == "succeeded":
             typer.echo(final.get("output") or "")
         else:

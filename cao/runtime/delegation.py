@@ -145,6 +145,10 @@ class Delegation:
                             working_directory: str | None = None, provider: str | None = None,
                             run_id: str | None = None, node_id: str | None = None,
                             near: Path | None = None) -> dict[str, Any]:
+        if near is None and caller is not None and caller.get("run_id"):
+            run = runs_store.get_run(self.conn, caller["run_id"])
+            if run and run.get("workflow_path"):
+                near = Path(run["workflow_path"])  # the workflow's own profiles/ folder
         profile = find_profile(profile_name, near=near)
         provider_name = self.resolve_provider(profile, explicit=provider,
                                               inherited=caller["provider"] if caller else None)

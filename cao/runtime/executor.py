@@ -43,7 +43,7 @@ class RunExecutor:
         self.inputs = run.get("inputs") or {}
         self.session = run["session_name"]
         self.callbacks: dict[str, asyncio.Future] = {}
-        self.tasks: dict[str, asyncio.Task] = {}
+        self.running: dict[str, asyncio.Task] = {}  # node id -> task of that node
         self.cancelled = False
         self.finished = asyncio.Event()
         self._session_lock = asyncio.Lock()
@@ -127,7 +127,7 @@ class RunExecutor:
                                        if graph.nodes[node_id]["kind"] != "send_message" else None,
                                        state="pending")
         done: dict[str, str] = {k: r["state"] for k, r in state.items() if r["state"] in DONE_STATES}
-        running: dict[str, asyncio.Task] = {}
+        running: dict[str, asyncio.Task] = self.running
         failed_hard: str | None = None
         while True:
             if failed_hard is None and not self.cancelled:
@@ -323,8 +323,13 @@ class RunExecutor:
     async def cancel(self) -> None:
         self.cancelled = True
         task = self.services.extras["runs"].tasks.get(self.run_id)
+        pending = [t for t in self.running.values() if not t.done()]
+        for t in pending:
+            t.cancel()
         if task:
             task.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=10)
         for row in runs_store.list_nodes(self.conn, self.run_id):
             if row["state"] in ("pending", "running", "retrying"):
                 runs_store.upsert_node(self.conn, self.run_id, row["key"], "node.cancelled",

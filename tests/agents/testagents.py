@@ -59,3 +59,41 @@ def delegator(message: str, ctx=None) -> str:
 
 def env_id(message: str, ctx=None) -> str:
     return os.environ.get("CAO_TERMINAL_ID", "")
+
+
+def timed(message: str, ctx=None) -> str:
+    """Record start and end times around an optional `sleep N` prefix; answer the rest."""
+    import json
+
+    start = time.time()
+    rest = message
+    if message.startswith("sleep "):
+        _, seconds, rest = (message.split(" ", 2) + [""])[:3]
+        time.sleep(float(seconds))
+    path = Path(os.environ.get("RECORD_FILE", "/dev/null"))
+    with open(path, "a") as fh:
+        fh.write(json.dumps({"start": start, "end": time.time(), "message": message,
+                             "terminal": os.environ.get("CAO_TERMINAL_ID")}) + "\n")
+    return rest.strip()
+
+
+def flaky(message: str, ctx=None) -> str:
+    """`FAILS PATH text`: fail until PATH has counted FAILS attempts, then answer text."""
+    fails, path, text = message.split(" ", 2)
+    counter = Path(path)
+    n = int(counter.read_text()) if counter.exists() else 0
+    counter.write_text(str(n + 1))
+    if n < int(fails):
+        raise RuntimeError(f"flaky failure {n + 1}")
+    return text
+
+
+def fanout_delegator(message: str, ctx=None) -> str:
+    """Assign `message` to echo workers twice; report what each call said."""
+    results = []
+    for i in range(2):
+        try:
+            results.append(ctx.assign("worker", f"{message} {i}"))
+        except Exception as exc:
+            results.append(f"REFUSED: {exc}")
+    return "\n".join(results)
