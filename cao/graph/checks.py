@@ -8,7 +8,7 @@ from typing import Any
 import networkx as nx
 
 from cao.graph.compile import CompiledWorkflow
-from cao.graph.templates import TemplateInfo, analyze_expression, analyze_template
+from cao.graph.templates import EMPTY, TemplateInfo, analyze_expression, analyze_template
 from cao.spec.diagnostics import Diagnostic, did_you_mean, format_path
 from cao.spec.source import RawDocument
 from cao.spec.workflow import Node
@@ -27,6 +27,7 @@ class Checker:
         self.catalog = catalog
         self.raw: RawDocument = self.wf._raw or RawDocument(compiled.path, "")
         self.node_ids = self.wf.nodes   # dict: O(1) membership
+        self.edges: dict[tuple[str, str], str] = {}   # first reason found wins
 
     # -- reporting -------------------------------------------------------------------
     def error(self, path: tuple, message: str, **kw: Any) -> None:
@@ -41,8 +42,12 @@ class Checker:
 
     # -- edges ----------------------------------------------------------------------
     def add_edge(self, src: str, dst: str, reason: str) -> None:
-        if not self.graph.has_edge(src, dst):
-            self.graph.add_edge(src, dst, reason=reason)
+        self.edges.setdefault((src, dst), reason)
+
+    def flush_edges(self) -> None:
+        """Add the collected edges to the graph in one call (much cheaper than one by one)."""
+        self.graph.add_edges_from((u, v, {"reason": r}) for (u, v), r in self.edges.items())
+        self.edges.clear()
 
     def check_structure(self) -> None:
         for node_id, node in self.wf.nodes.items():
@@ -77,19 +82,24 @@ class Checker:
 
     # -- templates -------------------------------------------------------------------
     def template_sources(self, node_id: str, node: Node):
-        """(field, text, kind, first line in file or None) for each template of a node."""
-        base = ("nodes", node_id)
+        """(field, text, kind) for each template of a node."""
         text = node.prompt_template
         if text is not None:
-            line = node._prompt_line if node.prompt_section else self._value_line(base + ("prompt",))
-            yield "prompt", text, "template", line
+            yield "prompt", text, "template"
         if node.when is not None and not isinstance(node.when, bool):
-            yield "when", str(node.when), "expression", self._value_line(base + ("when",))
+            yield "when", str(node.when), "expression"
         if isinstance(node.for_each, str):
-            yield "for_each", node.for_each, "expression", self._value_line(base + ("for_each",))
+            yield "for_each", node.for_each, "expression"
         if node.working_directory:
-            yield ("working_directory", node.working_directory, "template",
-                   self._value_line(base + ("working_directory",)))
+            yield "working_directory", node.working_directory, "template"
+
+    def _template_line(self, path: tuple) -> int | None:
+        """File line where the template at path starts (computed only for diagnostics)."""
+        if len(path) == 3 and path[2] == "prompt":
+            line = self.wf.nodes[path[1]].prompt_line
+            if line is not None:
+                return line
+        return self._value_line(path)
 
     def _value_line(self, path: tuple) -> int | None:
         pos = self.raw.positions.exact(path)
@@ -104,53 +114,60 @@ class Checker:
                 self.error(("nodes", node_id), "no prompt",
                            hint=f"add 'prompt:' (a template or the name of a '## section' of "
                                 f"the body), or a '## {node_id}' section", code="no-prompt")
-            for fld, text, kind, line in self.template_sources(node_id, node):
+            for fld, text, kind in self.template_sources(node_id, node):
                 info = analyze_expression(text) if kind == "expression" else analyze_template(text)
-                self._check_info(("nodes", node_id, fld), info, text, line, inputs,
+                if info is EMPTY:
+                    continue
+                self._check_info(("nodes", node_id, fld), info, text, inputs,
                                  node_id=node_id, loop_ok=node.for_each is not None
                                  and fld in ("prompt", "working_directory"))
         if self.wf.output is not None:
             info = analyze_template(self.wf.output)
-            self._check_info(("output",), info, self.wf.output, self._value_line(("output",)),
-                             inputs, node_id=None, loop_ok=False)
+            self._check_info(("output",), info, self.wf.output, inputs, node_id=None,
+                             loop_ok=False)
             self.c.output_refs = {r for r in info.nodes if r in self.node_ids}
 
-    def _check_info(self, path: tuple, info: TemplateInfo, text: str, line: int | None,
-                    inputs, *, node_id: str | None, loop_ok: bool) -> None:
-        where = self._section_note(path)
-        if info.error:
-            self.error(path, f"template syntax error{where}: {info.error}",
-                       code="template-syntax", **self._at(path, line, info.error_line))
+    def _check_info(self, path: tuple, info: TemplateInfo, text: str, inputs, *,
+                    node_id: str | None, loop_ok: bool) -> None:
+        if not (info.error or info.nodes or info.inputs or info.names - TEMPLATE_GLOBALS):
             return
-        for ref in sorted(info.nodes):
-            if ref == node_id:
-                self.error(path, f"node '{ref}' reads its own output{where}",
-                           hint="a node can only read nodes that run before it",
-                           code="self-reference", **self._at(path, line, _find(text, ref)))
-            elif ref in self.node_ids:
+        def where() -> str:
+            return self._section_note(path)
+
+        if info.error:
+            self.error(path, f"template syntax error{where()}: {info.error}",
+                       code="template-syntax", **self._at(path, info.error_line))
+            return
+        for ref in info.nodes:
+            if ref in self.node_ids and ref != node_id:
                 if node_id is not None:
                     self.add_edge(ref, node_id, "template")
+                continue
+            if ref == node_id:
+                self.error(path, f"node '{ref}' reads its own output{where()}",
+                           hint="a node can only read nodes that run before it",
+                           code="self-reference", **self._at(path, _find(text, ref)))
             else:
-                self.error(path, f"unknown node '{ref}' in template{where}",
+                self.error(path, f"unknown node '{ref}' in template{where()}",
                            hint=self._unknown_node_hint(ref), code="unknown-node",
-                           **self._at(path, line, _find(text, ref)))
-        for name in sorted(info.inputs):
+                           **self._at(path, _find(text, ref)))
+        for name in info.inputs:
             if name not in inputs:
                 guess = did_you_mean(name, inputs)
                 declared = ", ".join(inputs) or "none"
-                self.error(path, f"undefined input '{name}'{where}",
+                self.error(path, f"undefined input '{name}'{where()}",
                            hint=(f"did you mean '{guess}'? " if guess else "")
                            + f"declare it under 'inputs:' (declared: {declared})",
                            code="undefined-input",
-                           **self._at(path, line, _find(text, name, base="inputs")))
+                           **self._at(path, _find(text, name, base="inputs")))
         for name in sorted(info.names - TEMPLATE_GLOBALS):
             if name in LOOP_NAMES:
                 if not loop_ok:
                     self.error(path, f"'{name}' is only defined in the prompt of a for_each "
-                                     f"node{where}", code="undefined-variable",
+                                     f"node{where()}", code="undefined-variable",
                                hint="add for_each to this node, or remove the reference")
             else:
-                self.error(path, f"unknown template variable '{name}'{where}",
+                self.error(path, f"unknown template variable '{name}'{where()}",
                            hint="templates can read inputs, nodes, run, and item/loop "
                                 "inside for_each", code="undefined-variable")
 
@@ -161,8 +178,9 @@ class Checker:
                 return f" (in section '## {section}')"
         return ""
 
-    def _at(self, path: tuple, first_line: int | None, offset_line: int | None) -> dict:
-        """Diagnostic position for a line inside a template that starts at first_line."""
+    def _at(self, path: tuple, offset_line: int | None) -> dict:
+        """Diagnostic position for a line inside the template at path."""
+        first_line = self._template_line(path) if offset_line is not None else None
         if first_line is None or offset_line is None:
             return {}
         return {"at_line": first_line + offset_line - 1}
@@ -249,6 +267,7 @@ def run_checks(compiled: CompiledWorkflow, catalog) -> None:
     checker = Checker(compiled, catalog)
     checker.check_structure()
     checker.check_templates()
+    checker.flush_edges()
     checker.check_profiles()
     checker.check_cycles()
     checker.check_unawaited()

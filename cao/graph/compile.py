@@ -59,6 +59,13 @@ def compile_workflow(path_or_workflow: Path | str | Workflow, *, catalog=None,
                      check_profiles: bool = True) -> CompiledWorkflow:
     """Load (if given a path), build the graph and run every check. Never raises on bad
     input: problems are in `.diagnostics` and `.ok` is False."""
+    from cao.spec.gcpause import paused_gc
+
+    with paused_gc():
+        return _compile(path_or_workflow, catalog, profile_dirs, check_profiles)
+
+
+def _compile(path_or_workflow, catalog, profile_dirs, check_profiles) -> CompiledWorkflow:
     from cao.graph.checks import run_checks
     from cao.spec.loader import load_document
 

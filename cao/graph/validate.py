@@ -88,6 +88,12 @@ class Validator:
 
     def check_file(self, path: Path, explicit: bool = True) -> tuple[str | None, list[Diagnostic]]:
         """(kind or None when skipped, diagnostics)."""
+        from cao.spec.gcpause import paused_gc
+
+        with paused_gc():
+            return self._check(path, explicit)
+
+    def _check(self, path: Path, explicit: bool) -> tuple[str | None, list[Diagnostic]]:
         from cao.graph.compile import compile_workflow
         from cao.graph.documents import check_flow, check_profile
         from cao.spec.flow import Flow

@@ -28,9 +28,10 @@ class CatalogEntry:
         return iter((self.name, self.source, self.path, self.profile))
 
 
-# Scans are cached per folder for the life of the process: validating 100 workflows
-# beside the same profiles/ folder reads it once.
-_DIR_CACHE: dict[Path, tuple[dict[str, tuple[Path, AgentProfile]], list[Diagnostic]]] = {}
+# Parsed profiles are cached per file and re-read when the file changes, so validating
+# 100 workflows beside one profiles/ folder reads it once, and a long-running server
+# still sees edits.
+_FILE_CACHE: dict[Path, tuple[tuple[int, int], AgentProfile | None, list[Diagnostic]]] = {}
 
 
 def builtin_profiles_dir() -> Path:
@@ -39,23 +40,33 @@ def builtin_profiles_dir() -> Path:
     return Path(str(files("cao.builtin") / "profiles"))
 
 
-def _scan(folder: Path) -> tuple[dict[str, tuple[Path, AgentProfile]], list[Diagnostic]]:
-    key = folder.resolve()
-    cached = _DIR_CACHE.get(key)
-    if cached is not None:
-        return cached
+def _load_cached(path: Path) -> tuple[AgentProfile | None, list[Diagnostic]]:
     from cao.spec.loader import load_document
 
+    try:
+        stat = path.stat()
+    except OSError:
+        return None, []
+    stamp = (stat.st_mtime_ns, stat.st_size)
+    cached = _FILE_CACHE.get(path)
+    if cached is not None and cached[0] == stamp:
+        return cached[1], cached[2]
+    doc, diags = load_document(path, kind="profile", missing_env="warning")
+    profile = doc if isinstance(doc, AgentProfile) else None
+    _FILE_CACHE[path] = (stamp, profile, diags)
+    return profile, diags
+
+
+def _scan(folder: Path) -> tuple[dict[str, tuple[Path, AgentProfile]], list[Diagnostic]]:
     found: dict[str, tuple[Path, AgentProfile]] = {}
     diags: list[Diagnostic] = []
-    if key.is_dir():
-        for path in sorted(key.glob("*.md")):
-            doc, problems = load_document(path, kind="profile", missing_env="warning")
+    if folder.is_dir():
+        for path in sorted(folder.resolve().glob("*.md")):
+            profile, problems = _load_cached(path)
             diags.extend(problems)
-            if isinstance(doc, AgentProfile):
-                found.setdefault(doc.name, (path, doc))
-                found.setdefault(path.stem, (path, doc))
-    _DIR_CACHE[key] = (found, diags)
+            if profile is not None:
+                found.setdefault(profile.name, (path, profile))
+                found.setdefault(path.stem, (path, profile))
     return found, diags
 
 
@@ -130,4 +141,4 @@ def _store_dir() -> Path | None:
 
 
 def clear_cache() -> None:
-    _DIR_CACHE.clear()
+    _FILE_CACHE.clear()

@@ -11,6 +11,7 @@ from cao.spec.diagnostics import Diagnostic, SpecError, has_errors
 from cao.spec.envvars import expand_env
 from cao.spec.errors import validation_diagnostics
 from cao.spec.flow import Flow
+from cao.spec.gcpause import paused_gc
 from cao.spec.profile import AgentProfile
 from cao.spec.source import RawDocument, read_document
 from cao.spec.workflow import Workflow
@@ -44,9 +45,9 @@ def load_document(path: Path | str, *, kind: Kind | None = None, text: str | Non
                   missing_env: Literal["error", "warning"] = "error",
                   ) -> tuple[Document | None, list[Diagnostic]]:
     """Load a document; returns (model or None, diagnostics). Never raises on bad input."""
-    raw = read_document(path, text)
-    doc, diags = build_document(raw, kind=kind, missing_env=missing_env)
-    return doc, diags
+    with paused_gc():
+        raw = read_document(path, text)
+        return build_document(raw, kind=kind, missing_env=missing_env)
 
 
 def build_document(raw: RawDocument, *, kind: Kind | None = None,

@@ -102,9 +102,9 @@ class Node(_Strict):
     reply: bool = Field(False, description="send_message: wait for the receiver's answer.")
     description: str | None = None
 
-    _prompt_template: str | None = PrivateAttr(default=None)
-    _prompt_section: str | None = PrivateAttr(default=None)
-    _prompt_line: int | None = PrivateAttr(default=None)
+    # (text, section title, file line) when the prompt names a `## section` of the body.
+    # One private attribute, read through __pydantic_private__: 10,000 nodes add up.
+    _section: Any = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _one_kind(self) -> "Node":
@@ -121,11 +121,15 @@ class Node(_Strict):
 
     @property
     def kind(self) -> str:
-        return next(k for k in NODE_KINDS if getattr(self, k) is not None)
+        if self.handoff is not None:
+            return "handoff"
+        return "assign" if self.assign is not None else "send_message"
 
     @property
     def target(self) -> str:
-        return getattr(self, self.kind)
+        if self.handoff is not None:
+            return self.handoff
+        return self.assign if self.assign is not None else self.send_message  # type: ignore
 
     @property
     def needs_list(self) -> list[str]:
@@ -136,11 +140,23 @@ class Node(_Strict):
     @property
     def prompt_template(self) -> str | None:
         """The prompt text: the named `## section` of the body, or the prompt itself."""
-        return self._prompt_template if self._prompt_template is not None else self.prompt
+        section = self._section_info()
+        return section[0] if section is not None else self.prompt
 
     @property
     def prompt_section(self) -> str | None:
-        return self._prompt_section
+        section = self._section_info()
+        return section[1] if section is not None else None
+
+    @property
+    def prompt_line(self) -> int | None:
+        """File line where a section prompt's text starts (None for inline prompts)."""
+        section = self._section_info()
+        return section[2] if section is not None else None
+
+    def _section_info(self) -> tuple | None:
+        private = self.__pydantic_private__
+        return private.get("_section") if private else None
 
     @property
     def timeout_seconds(self) -> float | None:
@@ -187,9 +203,7 @@ class Workflow(_Strict):
             name = node.prompt.strip() if node.prompt is not None else node_id
             section = sections.get(name) if "\n" not in name else None
             if section is not None:
-                node._prompt_template = section.text
-                node._prompt_section = name
-                node._prompt_line = section.line
+                node._section = (section.text, name, section.line)
 
     def effective_provider(self, node: Node) -> str | None:
         return node.provider or self.defaults.provider
