@@ -272,8 +272,9 @@ class FlowScheduler:
         self._runs[run_id] = task
         task.add_done_callback(lambda _t: self._runs.pop(run_id, None))
 
-    def _finish(self, run_id: int, state: str, reason: str | None = None, **fields: Any) -> None:
-        store.update_flow_run(self.conn, run_id, state=state, reason=reason,
+    def _finish(self, flow_run_id: int, state: str, reason: str | None = None,
+                **fields: Any) -> None:
+        store.update_flow_run(self.conn, flow_run_id, state=state, reason=reason,
                               finished_at=self.clock.now(), **fields)
 
     async def _execute(self, run_id: int, spec: dict[str, Any], fire_time: datetime,

@@ -203,7 +203,8 @@ def record_fire(conn: sqlite3.Connection, *, flow_name: str, fire_time: datetime
     return cur.lastrowid if cur.rowcount else None
 
 
-def update_flow_run(conn: sqlite3.Connection, run_id: int, **fields: Any) -> None:
+def update_flow_run(conn: sqlite3.Connection, flow_run_id: int, /, **fields: Any) -> None:
+    """Set fields of one flow run (`run_id` here is the workflow run the flow started)."""
     unknown = set(fields) - _RUN_FIELDS
     if unknown:
         raise ValueError(f"unknown flow_runs field(s): {', '.join(sorted(unknown))}")
@@ -217,11 +218,12 @@ def update_flow_run(conn: sqlite3.Connection, run_id: int, **fields: Any) -> Non
     if not fields:
         return
     cols = ", ".join(f"{k} = ?" for k in fields)
-    conn.execute(f"UPDATE flow_runs SET {cols} WHERE id = ?", (*fields.values(), run_id))
+    conn.execute(f"UPDATE flow_runs SET {cols} WHERE id = ?", (*fields.values(), flow_run_id))
 
 
-def get_flow_run(conn: sqlite3.Connection, run_id: int) -> dict[str, Any] | None:
-    return _run_row(conn.execute("SELECT * FROM flow_runs WHERE id = ?", (run_id,)).fetchone())
+def get_flow_run(conn: sqlite3.Connection, flow_run_id: int) -> dict[str, Any] | None:
+    return _run_row(conn.execute("SELECT * FROM flow_runs WHERE id = ?",
+                                 (flow_run_id,)).fetchone())
 
 
 def history(conn: sqlite3.Connection, flow_name: str, limit: int = 50) -> list[dict[str, Any]]:
