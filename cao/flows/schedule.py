@@ -33,9 +33,8 @@ from croniter.croniter import CroniterBadDateError
 
 UTC = timezone.utc
 
-# Any two UTC offsets of one zone across a transition differ by less than this (the largest
-# real-world DST shift is 2 hours); it bounds how far out of wall-clock order instants can be.
-_MAX_SHIFT = timedelta(hours=3)
+# Look-ahead for DST changes; no zone has two transitions this close together.
+_LOOKAHEAD = timedelta(hours=3)
 
 _MACROS = {
     "@yearly": "0 0 1 1 *",
@@ -140,14 +139,21 @@ def _instants(wall: datetime, zone: ZoneInfo, elapsed: bool) -> list[datetime]:
     return [] if elapsed else [_gap_end(zone, second, first)]
 
 
+def _fall_back_ahead(zone: ZoneInfo, t: datetime) -> timedelta:
+    """How far the UTC offset drops within the next few hours after instant `t` (a
+    fall-back), i.e. how much earlier than `t` later wall-clock times can map."""
+    drop = t.astimezone(zone).utcoffset() - (t + _LOOKAHEAD).astimezone(zone).utcoffset()
+    return max(drop, timedelta(0))
+
+
 def iter_fire_times(expr: str, tz: str | None, after: datetime) -> Iterator[datetime]:
     """Fire times strictly after `after`, in increasing order, each instant once."""
     cron = _parse(expr)
     zone = get_zone(tz)
     after = _aware(after)
-    # Start a little before `after` in wall-clock terms: on fall-back day instants later
-    # than `after` can have earlier wall times.
-    start_wall = after.astimezone(zone).replace(tzinfo=None) - _MAX_SHIFT
+    # Near a fall-back, instants later than `after` can have earlier wall times: start the
+    # wall-clock walk that much earlier.
+    start_wall = after.astimezone(zone).replace(tzinfo=None) - _fall_back_ahead(zone, after)
     it = croniter(cron.expr, start_wall, ret_type=datetime, second_at_beginning=cron.seconds)
     heap: list[datetime] = []
     last: datetime | None = None
@@ -159,8 +165,11 @@ def iter_fire_times(expr: str, tz: str | None, after: datetime) -> Iterator[date
         for t in _instants(wall, zone, cron.elapsed):
             if t > after:
                 heapq.heappush(heap, t)
-        # no wall time from here on can map to an instant before this bound
-        bound = wall.replace(tzinfo=zone, fold=0).astimezone(UTC) - _MAX_SHIFT
+        # no wall time from here on maps to an instant before this bound, so everything
+        # below it is final and in order
+        earliest = min(wall.replace(tzinfo=zone, fold=0).astimezone(UTC),
+                       wall.replace(tzinfo=zone, fold=1).astimezone(UTC))
+        bound = earliest - _fall_back_ahead(zone, earliest)
         while heap and heap[0] < bound:
             t = heapq.heappop(heap)
             if t != last:
