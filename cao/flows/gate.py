@@ -176,14 +176,25 @@ async def run_gate_async(script: Path, *, cwd: Path | str | None = None, timeout
     started = time.monotonic()
     try:
         argv = gate_argv(Path(script))
-        proc = await asyncio.create_subprocess_exec(
-            *argv, cwd=cwd, env=_env(env), stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     except _GateFailure as exc:
         return GateResult(False, error=str(exc), duration=time.monotonic() - started)
+    # Shielded: if asyncio cancelled the start itself, its clean-up would wait on the pipes,
+    # which a grandchild may hold open for as long as it likes.
+    creating = asyncio.ensure_future(asyncio.create_subprocess_exec(
+        *argv, cwd=cwd, env=_env(env), stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True))
+    try:
+        proc = await asyncio.shield(creating)
     except OSError as exc:
         return GateResult(False, error=f"gate script could not start: {exc}",
                           duration=time.monotonic() - started)
+    except asyncio.CancelledError:
+        try:
+            proc = await creating
+        except OSError:
+            raise asyncio.CancelledError from None
+        await _kill_and_reap(proc)
+        raise
     communicate = asyncio.ensure_future(proc.communicate())
     try:
         out, err = await asyncio.wait_for(asyncio.shield(communicate), timeout)
@@ -198,9 +209,18 @@ async def run_gate_async(script: Path, *, cwd: Path | str | None = None, timeout
                           stdout=_text(out), stderr=_text(err), exit_code=proc.returncode,
                           duration=time.monotonic() - started)
     except asyncio.CancelledError:
-        _kill_group(proc.pid)
         communicate.cancel()
+        await _kill_and_reap(proc)
         raise
     finally:
         _kill_group(proc.pid)
     return _decide(_text(out), _text(err), proc.returncode, started)
+
+
+async def _kill_and_reap(proc: asyncio.subprocess.Process) -> None:
+    """Kill a gate's process group and reap it, so nothing outlives a cancelled run."""
+    _kill_group(proc.pid)
+    try:
+        await asyncio.wait_for(asyncio.shield(proc.wait()), 5)
+    except (asyncio.TimeoutError, asyncio.CancelledError):
+        pass

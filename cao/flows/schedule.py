@@ -278,6 +278,9 @@ def plan_fires(expr: str, tz: str | None, pending_from: datetime, now: datetime,
         due = due + ([] if overflow else [latest])
 
     def reason(t: datetime) -> str:
+        if run is not None and (now - t).total_seconds() <= grace:
+            return ("the scheduler woke late and a later fire time was already due; "
+                    f"superseded by the run for {run.isoformat()}")
         if run is not None and catch_up is not None and (now - t).total_seconds() <= catch_up:
             return f"{MISSED}; superseded by the single make-up run for {run.isoformat()}"
         if catch_up is None:

@@ -14,7 +14,7 @@ import asyncio
 import logging
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Awaitable, Callable
 
 from cao.flows.clock import Clock, SystemClock
@@ -94,6 +94,7 @@ class FlowScheduler:
             self._main.cancel()
             await asyncio.gather(self._main, return_exceptions=True)
             self._main = None
+        self._loop = None  # later notify_changed() calls are no-ops
         tasks = list(self._runs.values())
         if cancel_runs:
             for t in tasks:
@@ -172,11 +173,16 @@ class FlowScheduler:
         flow = store.get_flow(self.conn, name)
         if flow is None:
             raise FlowNotFound(name)
-        now = self.clock.now()
-        with transaction(self.conn):
-            run_id, state = self._admit(flow["spec"], now, "manual", now)
+        spec = normalize_spec(flow["spec"])
+        now = fire_time = self.clock.now()
+        while True:
+            with transaction(self.conn):
+                run_id, state = self._admit(spec, fire_time, "manual", now)
+            if run_id is not None:
+                break
+            fire_time += timedelta(microseconds=1)  # two manual runs in one microsecond
         if state == "running":
-            self._spawn(run_id, flow["spec"], now, "manual")
+            self._spawn(run_id, spec, fire_time, "manual")
         return run_id
 
     # --- the loop ------------------------------------------------------------------------
@@ -185,19 +191,28 @@ class FlowScheduler:
         assert self._changed is not None
         while True:
             self._changed.clear()
-            now = self.clock.now()
-            for flow in store.due_flows(self.conn, now):
-                if flow["name"] in self._broken:
-                    continue
-                try:
-                    self._fire_due(flow, now)
-                except Exception:
-                    # park the flow instead of spinning on it; notify_changed() retries
-                    log.exception("flow %r could not be scheduled; parked until it changes",
-                                  flow["name"])
-                    self._broken.add(flow["name"])
-                    store.set_fire_times(self.conn, flow["name"], next_fire_time=None)
-            await self._wait(store.earliest_next_fire(self.conn))
+            try:
+                now = self.clock.now()
+                for flow in store.due_flows(self.conn, now):
+                    if flow["name"] in self._broken:
+                        continue
+                    try:
+                        self._fire_due(flow, now)
+                    except sqlite3.OperationalError:
+                        raise
+                    except Exception:
+                        # park the flow instead of spinning on it; notify_changed() retries
+                        log.exception("flow %r could not be scheduled; parked until it "
+                                      "changes", flow["name"])
+                        self._broken.add(flow["name"])
+                        store.set_fire_times(self.conn, flow["name"], next_fire_time=None)
+                wake = store.earliest_next_fire(self.conn)
+            except sqlite3.OperationalError:
+                # e.g. the database stayed locked past busy_timeout: nothing was recorded
+                # (transactions roll back), so retrying later cannot fire anything twice
+                log.exception("flow scheduler: database error; retrying in 5s")
+                wake = self.clock.now() + timedelta(seconds=5)
+            await self._wait(wake)
 
     async def _wait(self, wake: datetime | None) -> None:
         assert self._changed is not None
@@ -214,7 +229,7 @@ class FlowScheduler:
                 w.cancel()
 
     def _fire_due(self, flow: dict[str, Any], now: datetime) -> None:
-        spec, name = flow["spec"], flow["name"]
+        spec, name = normalize_spec(flow["spec"]), flow["name"]
         if flow["next_fire_time"] is None:  # enabled without a cursor: start from now
             store.set_fire_times(self.conn, name,
                                  next_fire_time=next_fire(spec["schedule"], spec["timezone"], now))
@@ -348,7 +363,7 @@ class FlowScheduler:
             store.update_flow_run(self.conn, queued["id"], state="running", reason=None,
                                   started_at=self.clock.now())
         flow = store.get_flow(self.conn, name)
-        spec = flow["spec"] if flow else None
+        spec = normalize_spec(flow["spec"]) if flow else None
         if spec is None:
             self._finish(queued["id"], "skipped", "the flow was removed while this run was queued")
             return
