@@ -256,8 +256,8 @@ def test_crash_mid_run_and_resume_runs_completed_nodes_once(cao_env, recorded, s
 name: durable
 nodes:
   first: {handoff: timed, prompt: "sleep 0.2 one"}
-  left: {handoff: timed, needs: [first], prompt: "sleep 3 two"}
-  right: {assign: timed, needs: [first], prompt: "sleep 3 three"}
+  left: {handoff: timed, needs: [first], prompt: "sleep 5 two"}
+  right: {assign: timed, needs: [first], prompt: "sleep 5 three"}
   last: {handoff: timed, needs: [left, right], prompt: "{{ nodes.left.output }}-{{ nodes.right.output }}"}
 output: "{{ nodes.first.output }}:{{ nodes.last.output }}"
 """)
@@ -268,7 +268,7 @@ output: "{{ nodes.first.output }}:{{ nodes.last.output }}"
         return (nodes["first"]["state"] == "succeeded" and nodes["left"]["state"] == "running"
                 and nodes["right"]["state"] == "running" and nodes["left"]["terminal_id"]
                 and nodes["right"]["terminal_id"])
-    wait_until(mid_run, timeout=20, message="mid-run")
+    wait_until(mid_run, timeout=30, message="mid-run")
     time.sleep(0.5)  # both workers have their tasks
     server.kill9()
     server.start()  # a restarted server resumes running runs by itself
@@ -277,7 +277,7 @@ output: "{{ nodes.first.output }}:{{ nodes.last.output }}"
     assert run["state"] == "succeeded", run["error"]
     assert run["output"] == "one:two-three"
     msgs = [r["message"] for r in records(recorded)]
-    assert sorted(msgs) == sorted(["sleep 0.2 one", "sleep 3 two", "sleep 3 three", "two-three"])
+    assert sorted(msgs) == sorted(["sleep 0.2 one", "sleep 5 two", "sleep 5 three", "two-three"])
     events = [e["type"] for e in api.get(f"/runs/{run_id}/events")]
     assert "run.resumed" in events
 
