@@ -25,13 +25,20 @@ def check_format(fmt: str) -> None:
 
 
 def graph(
-    workflow: Path = typer.Argument(..., help="Workflow file to draw."),
+    workflow: Optional[Path] = typer.Argument(None, help="Workflow file to draw."),
     fmt: str = typer.Option("mermaid", "--format", "-f", help="mermaid, dot or json."),
     profiles: Optional[List[Path]] = typer.Option(
         None, "--profiles", help="Extra folder of agent profiles (repeatable)."),
+    run: Optional[str] = typer.Option(
+        None, "--run", help="Draw a run instead: static nodes plus those agents added, with states."),
 ) -> None:
     """Print a workflow's compiled graph: node kinds, profiles, fan-out and conditions."""
     check_format(fmt)
+    if run is not None:
+        return _graph_of_run(run, fmt)
+    if workflow is None:
+        typer.echo("error: give a WORKFLOW file or --run RUN_ID", err=True)
+        raise typer.Exit(2)
     if not workflow.is_file():
         typer.echo(f"error: workflow not found: {workflow}", err=True)
         raise typer.Exit(2)
@@ -48,6 +55,15 @@ def graph(
     typer.echo(render_graph(compiled, fmt), nl=False)
     if errors:
         raise typer.Exit(1)
+
+
+def _graph_of_run(run_id: str, fmt: str) -> None:
+    from cao.cli._common import api_errors, client
+    from cao.graph.run_graph import run_graph
+
+    with api_errors():
+        record = client().get(f"/runs/{run_id}")
+    typer.echo(render_graph(run_graph(record), fmt), nl=False)
 
 
 def register(app: typer.Typer) -> None:

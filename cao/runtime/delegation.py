@@ -271,5 +271,10 @@ class Delegation:
         return msg
 
     def _receiver_key(self, run_id: str, receiver_id: str) -> str | None:
+        if receiver_id.startswith("run:"):  # the runtime, receiving for a static assign node
+            from cao.runtime.nodes import key_of_receiver
+
+            target_run, key = key_of_receiver(receiver_id)
+            return key if target_run == run_id else None
         node = runs_store.node_for_terminal(self.conn, receiver_id)
         return node["key"] if node and node["run_id"] == run_id else None

@@ -52,3 +52,11 @@ def test_supervisor_assigns_hands_off_and_reports(cao_env, api, server):
         assert (s["key"], "root", "delivers_to") in edges
     assert all(n["state"] == "succeeded" for n in assigns)
     assert root["terminal_id"] == sup["id"]
+
+    graph = subprocess.run([sys.executable, "-m", "cao.cli.main", "graph", "--run", session["run_id"]],
+                           capture_output=True, text=True, timeout=60)
+    assert graph.returncode == 0, graph.stderr
+    assert graph.stdout.startswith("flowchart TD")
+    assert graph.stdout.count("assign to data_analyst") == 3
+    assert "handoff to report_generator" in graph.stdout
+    assert graph.stdout.count("==>") >= 6  # analyst -> message -> supervisor, three times
