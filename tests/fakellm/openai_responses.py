@@ -39,16 +39,18 @@ def _tools(raw: list[dict[str, Any]]) -> list[ToolSpec]:
 def parse(body: dict[str, Any]) -> Conversation:
     conv = Conversation(dialect="openai-responses", model=body.get("model", ""),
                         stream=bool(body.get("stream")), system=body.get("instructions") or "")
-    conv.tools = _tools(body.get("tools") or [])
-    fmt = (body.get("text") or {}).get("format") or {}
-    if fmt.get("type") == "json_schema":
-        conv.structured_schema = fmt.get("schema") or {}
     items = body.get("input")
     if isinstance(items, str):
         items = [{"type": "message", "role": "user", "content": items}]
     items = [i for i in items or [] if isinstance(i, dict)]
+    # Newer Codex models get (some) tools as `additional_tools` input items instead.
+    extra = [t for i in items if i.get("type") == "additional_tools" for t in i.get("tools") or []]
+    conv.tools = _tools((body.get("tools") or []) + extra)
+    fmt = (body.get("text") or {}).get("format") or {}
+    if fmt.get("type") == "json_schema":
+        conv.structured_schema = fmt.get("schema") or {}
     names = {i.get("call_id"): i.get("name") for i in items if i.get("type") == "function_call"}
-    turn_items = [i for i in items if i.get("type") != "reasoning"]
+    turn_items = [i for i in items if i.get("type") not in ("reasoning", "additional_tools")]
     if turn_items and turn_items[-1].get("type") == "function_call_output":
         last = turn_items[-1]
         output = last.get("output")
