@@ -87,13 +87,13 @@ def strip_box(line: str) -> str:
 
 
 def crop_sidebar(lines: list[str], headers: Iterable[str]) -> list[str]:
-    """Cut a right-hand sidebar off: the column where a line holds only one of `headers`
-    after a wide gap is taken as the sidebar's left edge."""
-    wanted = set(headers)
+    """Cut a right-hand sidebar off. Its left edge is the column of a section header
+    (one of `headers`) that ends a line after a wide gap."""
+    pattern = re.compile(r"\s{20,}(" + "|".join(re.escape(h) for h in headers) + r")$")
     for line in lines:
-        stripped = line.strip()
-        if stripped in wanted and len(line) - len(line.lstrip()) > 40:
-            col = len(line) - len(line.lstrip())
+        match = pattern.search(line)
+        if match:
+            col = match.start(1)
             return [line[:col].rstrip() for line in lines]
     return lines
 

@@ -41,19 +41,28 @@ def _texts(blocks: Any, text_key: str = "text") -> list[str]:
 
 
 def claude_answer(home: Path) -> str | None:
-    """~/.claude/projects/<cwd>/<session>.jsonl: user / assistant entries."""
+    """~/.claude/projects/<cwd>/<session>.jsonl: user / assistant entries.
+
+    Entries are not always written in order (the assistant reply can land before the
+    prompt that caused it), so they are replayed by timestamp. Slash commands such as
+    /exit are logged as user entries too and do not start a turn.
+    """
     log = newest(list((home / ".claude" / "projects").glob("*/*.jsonl")))
     if log is None:
         return None
+    entries = [e for e in _jsonl(log) if e.get("timestamp") and not e.get("isSidechain")]
+    entries.sort(key=lambda e: str(e["timestamp"]))
     parts: list[str] = []
-    for entry in _jsonl(log):
-        if entry.get("isSidechain"):
-            continue
+    for entry in entries:
         kind = entry.get("type")
+        message = entry.get("message") or {}
         if kind == "user":
+            content = message.get("content")
+            if isinstance(content, str) and content.lstrip().startswith(("<local-command",
+                                                                         "<command-")):
+                continue
             parts = []  # a new prompt or a tool result: what follows is a newer message
         elif kind == "assistant":
-            message = entry.get("message") or {}
             text = "".join(_texts(message.get("content")))
             if text:
                 parts.append(text)

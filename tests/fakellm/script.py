@@ -139,7 +139,8 @@ class Script:
                       action: dict[str, Any]) -> tuple[ToolSpec | None, dict[str, Any]]:
         if "shell" in action:
             spec = next((conv.tool(n) for n in SHELL_TOOLS if conv.tool(n)), None)
-            return spec, shell_args(spec, str(action["shell"])) if spec else {}
+            args = {**shell_args(spec, str(action["shell"])), **(action.get("args") or {})}
+            return spec, args if spec else {}
         if "tool" in action:
             return conv.tool(str(action["tool"])), dict(action.get("args") or {})
         if "mcp" in action:
