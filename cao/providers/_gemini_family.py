@@ -112,6 +112,8 @@ class GeminiFamilyProvider(AgentCliProvider):
         if sc.any_match(PERMISSION_RES, sc.tail(lines, 20)):
             return TerminalStatus.WAITING_USER_ANSWER
         area = input_area_start(lines)
+        if area < 0 and sc.numbered_menu(sc.tail(lines, 12)):
+            return TerminalStatus.WAITING_USER_ANSWER  # any other question box, e.g. loop detection
         status_zone = lines[area:] if area >= 0 else sc.tail(lines, 8)
         if sc.any_match(BUSY_RES, status_zone):
             return TerminalStatus.PROCESSING

@@ -79,8 +79,11 @@ class OpencodeCliProvider(AgentCliProvider):
             conf["permission"] = {"bash": "allow", "edit": "allow", "webfetch": "allow"}
         elif allowed is not None:
             # A tool listed is allowed; the others ask (opencode's default is to allow).
-            conf["permission"] = {key: ("allow" if tool in allowed else "ask")
-                                  for tool, key in PERMISSION_KEYS.items()}
+            keys = dict.fromkeys(PERMISSION_KEYS.values(), "ask")
+            for tool, key in PERMISSION_KEYS.items():
+                if tool in allowed:
+                    keys[key] = "allow"
+            conf["permission"] = keys
         return conf
 
     def build_launch(self, ctx: LaunchContext) -> LaunchPlan:

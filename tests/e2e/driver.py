@@ -80,8 +80,20 @@ class TmuxAgent:
         self.tmux("set-buffer", "-b", buf, message)
         self.tmux("paste-buffer", "-p", "-d", "-b", buf, "-t", self.window)
         time.sleep(0.3)
-        for key in self.provider.submit_keys:
-            self.tmux("send-keys", "-t", self.window, key)
+        # Some TUIs drop an Enter that arrives right after a paste: verify it landed (the
+        # screen leaves the ready state) and press again if not.
+        for _ in range(4):
+            before = self.visible()
+            for key in self.provider.submit_keys:
+                self.tmux("send-keys", "-t", self.window, key)
+            deadline = time.monotonic() + 2.0
+            while time.monotonic() < deadline:
+                now = self.visible()
+                if now != before and not self.status().ready_for_input:
+                    return
+                time.sleep(0.1)
+            if not self.status().ready_for_input:
+                return
 
     def keys(self, *keys: str) -> None:
         self.tmux("send-keys", "-t", self.window, *keys)
