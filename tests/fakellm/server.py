@@ -57,7 +57,7 @@ class FakeLLM:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> "FakeLLM":
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fakellm",
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="fakellm",
                                         daemon=True)
         self._thread.start()
         return self
@@ -103,6 +103,7 @@ class FakeLLM:
 def _make_handler(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # small SSE writes must not wait for ACKs
 
         def log_message(self, *args: Any) -> None:  # the JSON log replaces stderr noise
             pass
@@ -174,7 +175,8 @@ def _make_handler(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
             try:
                 self._dispatch(url.path, url.query, body, entry)
             finally:
-                fake.log(entry)
+                if not entry.get("_logged"):
+                    fake.log(entry)
 
         def _dispatch(self, path: str, query: str, body: dict[str, Any],
                       entry: dict[str, Any]) -> None:
@@ -197,6 +199,9 @@ def _make_handler(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
             decision = fake.script.decide(conv, side=_is_side(conv, gem is not None))
             entry["decision"] = decision.note
             entry["user_text"] = conv.user_text
+            # Log before answering, so a client that got its answer finds the entry.
+            fake.log(entry)
+            entry["_logged"] = True
             if decision.delay:
                 time.sleep(decision.delay)
             self._reply(dialect, conv, decision, body)
