@@ -105,10 +105,23 @@ class Provider:
     exit_command: ClassVar[str | None] = "/exit"
     # True when the provider was only built from public docs and screen fixtures.
     unverified: ClassVar[bool] = False
+    # True when the CLI shows its idle prompt before its MCP servers are connected (Claude
+    # Code does): the terminal layer should hold the first message until cao-mcp-server
+    # for this terminal has checked in with the server, or the agent cannot see cao's tools.
+    wait_for_mcp_before_first_input: ClassVar[bool] = False
 
     # -- launch ---------------------------------------------------------------------
     def build_launch(self, ctx: LaunchContext) -> LaunchPlan:
         raise NotImplementedError
+
+    def for_profile(self, profile: Any) -> "Provider":
+        """The provider instance to use for `profile`.
+
+        Built-in providers are stateless and return themselves; the `custom` provider
+        returns an instance configured from the profile's `custom:` section, since its
+        screen patterns live there.
+        """
+        return self
 
     def validate_profile(self, profile: Any) -> list[str]:
         """Problems with a profile for this provider, as human-readable messages."""
@@ -130,6 +143,15 @@ class Provider:
         pipe-pane log of the terminal since launch (ANSI included).
         """
         raise NotImplementedError
+
+    def session_answer(self, ctx: LaunchContext) -> str | None:
+        """The last answer read from the CLI's own session log under `ctx.terminal_home`.
+
+        Exact text (no screen wrapping, no TUI decoration), so the terminal layer should
+        prefer it over `extract_last_answer` when it is not None. Call it once the status
+        is `completed`.
+        """
+        return None
 
     # -- input ----------------------------------------------------------------------
     def format_message(self, message: str, *, kind: str = "message") -> str:

@@ -1,0 +1,96 @@
+"""Anthropic Messages: `POST /v1/messages`, SSE with mandatory `event:` lines.
+
+Claude Code 2.1 may end `messages` with a `role: system` entry after the user turn, so
+the latest turn is the last user/assistant message, not `messages[-1]`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from .model import Conversation, Json, Reply, Text, ToolCall, ToolResult, ToolSpec
+from .sse import event, split_text
+
+
+def _blocks(content: Any) -> list[dict[str, Any]]:
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}]
+    return [b for b in content or [] if isinstance(b, dict)]
+
+
+def _result_text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    return "\n".join(b.get("text", "") for b in _blocks(content) if b.get("type") == "text")
+
+
+def parse(body: dict[str, Any]) -> Conversation:
+    system = body.get("system") or ""
+    if isinstance(system, list):
+        system = "\n".join(b.get("text", "") for b in system if isinstance(b, dict))
+    conv = Conversation(dialect="anthropic", model=body.get("model", ""),
+                        stream=bool(body.get("stream")), system=system)
+    conv.tools = [ToolSpec(t["name"], t.get("input_schema") or {})
+                  for t in body.get("tools") or [] if "name" in t]
+    fmt = (body.get("output_config") or {}).get("format") or {}
+    if fmt.get("type") == "json_schema":
+        conv.structured_schema = fmt.get("schema") or {}
+    turns = [m for m in body.get("messages") or [] if m.get("role") in ("user", "assistant")]
+    if turns and turns[-1]["role"] == "user":
+        results = [b for b in _blocks(turns[-1].get("content")) if b.get("type") == "tool_result"]
+        if results:
+            r = results[-1]
+            conv.tool_result = ToolResult(r.get("tool_use_id"), None, _result_text(r.get("content")))
+    for message in reversed(turns):
+        if message["role"] != "user":
+            continue
+        texts = [b.get("text", "") for b in _blocks(message.get("content"))
+                 if b.get("type") == "text" and not b.get("text", "").startswith("<system-reminder>")]
+        if texts:
+            conv.user_text = "\n".join(texts)
+            break
+    return conv
+
+
+def _content(reply: Reply) -> list[dict[str, Any]]:
+    if isinstance(reply, ToolCall):
+        return [{"type": "tool_use", "id": reply.call_id, "name": reply.name, "input": reply.args}]
+    text = json.dumps(reply.value) if isinstance(reply, Json) else reply.text
+    return [{"type": "text", "text": text}]
+
+
+def render_json(reply: Reply, model: str) -> dict[str, Any]:
+    return {"id": "msg_fake", "type": "message", "role": "assistant", "model": model,
+            "content": _content(reply), "stop_sequence": None,
+            "stop_reason": "tool_use" if isinstance(reply, ToolCall) else "end_turn",
+            "usage": {"input_tokens": 1, "output_tokens": 1}}
+
+
+def render_stream(reply: Reply, model: str) -> Iterator[bytes]:
+    message = {"id": "msg_fake", "type": "message", "role": "assistant", "model": model,
+               "content": [], "stop_reason": None, "stop_sequence": None,
+               "usage": {"input_tokens": 1, "output_tokens": 1}}
+    yield event("message_start", {"type": "message_start", "message": message})
+    if isinstance(reply, ToolCall):
+        block = {"type": "tool_use", "id": reply.call_id, "name": reply.name, "input": {}}
+        yield event("content_block_start", {"type": "content_block_start", "index": 0,
+                                            "content_block": block})
+        delta = {"type": "input_json_delta", "partial_json": json.dumps(reply.args)}
+        yield event("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                            "delta": delta})
+        stop = "tool_use"
+    else:
+        text = json.dumps(reply.value) if isinstance(reply, Json) else reply.text
+        yield event("content_block_start", {"type": "content_block_start", "index": 0,
+                                            "content_block": {"type": "text", "text": ""}})
+        for piece in split_text(text):
+            yield event("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                                "delta": {"type": "text_delta", "text": piece}})
+        stop = "end_turn"
+    yield event("content_block_stop", {"type": "content_block_stop", "index": 0})
+    yield event("message_delta", {"type": "message_delta",
+                                  "delta": {"stop_reason": stop, "stop_sequence": None},
+                                  "usage": {"output_tokens": 1}})
+    yield event("message_stop", {"type": "message_stop"})
