@@ -116,7 +116,21 @@ async def send_message(
     return f"Message {result['id']} queued for terminal {receiver_id}."
 
 
+def _check_in() -> None:
+    """Tell the cao-server this terminal's tools are coming (best effort, off the hot path)."""
+    terminal_id = _terminal_id()
+    if not terminal_id:
+        return
+    try:
+        httpx.post(f"{_base_url()}/terminals/{terminal_id}/mcp_checkin", timeout=5, trust_env=False)
+    except httpx.HTTPError:
+        pass
+
+
 def main() -> None:
+    import threading
+
+    threading.Thread(target=_check_in, daemon=True).start()
     server.run("stdio")
 
 

@@ -207,6 +207,13 @@ async def send_keys(terminal_id: str, body: KeysBody, request: Request) -> dict[
     return {"terminal_id": terminal_id, "sent": body.keys}
 
 
+@router.post("/terminals/{terminal_id}/mcp_checkin", tags=["terminals"])
+async def mcp_checkin(terminal_id: str, request: Request) -> dict[str, Any]:
+    """Called by cao-mcp-server at start-up, so first input can wait for cao's tools."""
+    await svc(request).terminals.mcp_checked_in(terminal_id)
+    return {"terminal_id": terminal_id}
+
+
 @router.post("/terminals/{terminal_id}/wait", tags=["terminals"])
 async def wait_terminal(terminal_id: str, request: Request, timeout: float = 60) -> dict[str, Any]:
     """Wait until the terminal is ready for input (idle/completed) or exited."""

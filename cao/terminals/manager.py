@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 REFRESH_DEBOUNCE = 0.015   # coalesce bursts of output into one screen read
 SWEEP_INTERVAL = 2.0       # safety net for missed events and dead panes
 SUBMIT_VERIFY_TIMEOUT = 1.5
+MCP_WAIT_LIMIT = 30.0      # never hold a first message longer than this for MCP check-in
 
 
 class TerminalError(RuntimeError):
@@ -76,7 +77,7 @@ class TerminalManager:
                      node_id: str | None = None, yolo: bool = False) -> dict[str, Any]:
         check_name("session", session_name)
         workdir = check_working_directory(working_directory or os.getcwd())
-        provider = get_provider(provider_name)
+        provider = get_provider(provider_name).for_profile(profile)
         problems = provider.validate_profile(profile)
         if problems:
             raise TerminalError(f"profile {profile.name!r} cannot run on provider "
@@ -101,7 +102,9 @@ class TerminalManager:
             provider=provider_name, profile=profile.name, working_directory=str(workdir),
             log_path=str(log_path), status=TerminalStatus.STARTING.value,
             parent_terminal_id=parent_terminal_id, run_id=run_id, node_id=node_id,
-            launch={"argv": plan.argv, "home": str(home)})
+            launch={"argv": plan.argv, "home": str(home),
+                    # enough of the profile to rebuild a configured provider after a restart
+                    "profile": {"name": profile.name, "custom": getattr(profile, "custom", None)}})
         try:
             if new_session:
                 if store.get_session(self.conn, session_name) is None:
@@ -167,12 +170,14 @@ class TerminalManager:
         transcript = await asyncio.to_thread(self.transcript, terminal_id)
         if mode == "full":
             return strip_ansi(transcript).replace("\r\n", "\n")
-        provider = get_provider(row["provider"])
-        screen = ""
         live = self.live.get(terminal_id)
-        if live:
-            screen = await asyncio.to_thread(self.tmux.capture, live.pane_id, history=10_000)
-        answer = provider.extract_last_answer(screen, transcript)
+        provider = live.provider if live else _provider_for_row(row)
+        answer = await asyncio.to_thread(provider.session_answer, _cleanup_ctx(row))
+        if answer is None:
+            screen = ""
+            if live:
+                screen = await asyncio.to_thread(self.tmux.capture, live.pane_id, history=10_000)
+            answer = provider.extract_last_answer(screen, transcript)
         if answer is None:
             raise TerminalError(f"terminal {terminal_id} has no answer to read yet "
                                 f"(status {self.status(terminal_id).value})")
@@ -213,6 +218,15 @@ class TerminalManager:
             log.warning("refresh of %s failed: %s", live.id, exc)
             return
         observed = live.provider.classify(screen)
+        if observed in (TerminalStatus.STARTING, TerminalStatus.WAITING_USER_ANSWER):
+            answer = live.provider.dialog_answer(screen)
+            if answer is not None and live.dialogs_answered < 10:
+                # A first-run dialog our config could not pre-empt, and safe to answer.
+                live.dialogs_answered += 1
+                log.info("terminal %s: answering dialog (%s)", live.id, answer.reason)
+                await asyncio.to_thread(self.tmux.send_keys, live.pane_id, *answer.keys)
+                self._schedule_refresh(live, delay=0.3)
+                return
         now = time.monotonic()
         accepted = live.accept(observed, now)
         if accepted is None:
@@ -261,9 +275,25 @@ class TerminalManager:
                     await self.changed.wait()
         return await asyncio.wait_for(_wait(), timeout)
 
+    async def mcp_checked_in(self, terminal_id: str) -> None:
+        """cao-mcp-server of this terminal has started: its tools are (about to be) visible."""
+        live = self.live.get(terminal_id)
+        if live and not live.mcp_ready:
+            live.mcp_ready = True
+            async with self.changed:
+                self.changed.notify_all()
+
+    def _ready(self, terminal_id: str, status: TerminalStatus) -> bool:
+        if not (status in READY or status == TerminalStatus.WAITING_USER_ANSWER):
+            return False
+        live = self.live.get(terminal_id)
+        if live and live.provider.wait_for_mcp_before_first_input and not live.mcp_ready \
+                and live.last_input_at == 0 and time.monotonic() - live.created_at < MCP_WAIT_LIMIT:
+            return False  # e.g. Claude Code: idle prompt before its MCP servers connect
+        return True
+
     async def wait_ready(self, terminal_id: str, timeout: float | None = 60) -> TerminalStatus:
-        status = await self.wait_for(
-            terminal_id, lambda s: s in READY or s == TerminalStatus.WAITING_USER_ANSWER, timeout)
+        status = await self.wait_for(terminal_id, lambda s: self._ready(terminal_id, s), timeout)
         if status == TerminalStatus.EXITED:
             raise TerminalError(f"terminal {terminal_id} exited before it was ready: "
                                 f"{self.get(terminal_id).get('exit_reason')}")
@@ -345,9 +375,8 @@ class TerminalManager:
                     pass
             await asyncio.to_thread(self.tmux.kill_window, live.pane_id)
         await asyncio.to_thread(reap_processes, terminal_id)
-        provider = get_provider(row["provider"])
         try:
-            provider.cleanup(_cleanup_ctx(row))
+            (live.provider if live else _provider_for_row(row)).cleanup(_cleanup_ctx(row))
         except Exception:
             log.exception("provider cleanup failed for %s", terminal_id)
         if live:
@@ -375,8 +404,8 @@ class TerminalManager:
                 await asyncio.to_thread(reap_processes, row["id"])
                 continue
             try:
-                provider = get_provider(row["provider"])
-            except LookupError as exc:
+                provider = _provider_for_row(row)
+            except (LookupError, ValueError) as exc:
                 store.update_terminal(self.conn, row["id"], status=TerminalStatus.EXITED.value,
                                       exit_reason=str(exc))
                 continue
@@ -405,6 +434,8 @@ class TerminalManager:
             if dead is None or dead or live.status == TerminalStatus.STARTING \
                     or live.log_size() != live.log_size_seen:
                 self._schedule_refresh(live)
+        async with self.changed:  # re-check time-based conditions of waiters
+            self.changed.notify_all()
 
     def _pane_states(self) -> dict[str, bool]:
         out = self.tmux.run("list-panes", "-a", "-F", "#{pane_id} #{pane_dead}", check=False)
@@ -413,6 +444,13 @@ class TerminalManager:
             pane, _, dead = line.partition(" ")
             states[pane] = dead == "1"
         return states
+
+
+def _provider_for_row(row: dict[str, Any]) -> Provider:
+    from types import SimpleNamespace
+
+    snapshot = row.get("launch", {}).get("profile") or {"name": row["profile"], "custom": None}
+    return get_provider(row["provider"]).for_profile(SimpleNamespace(**snapshot))
 
 
 def _window_name(profile_name: str, terminal_id: str) -> str:

@@ -34,6 +34,9 @@ class LiveTerminal:
     log_size_seen: int = 0
     input_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     exit_reason: str | None = None
+    dialogs_answered: int = 0
+    mcp_ready: bool = False
+    created_at: float = field(default_factory=time.monotonic)
 
     def log_size(self) -> int:
         try:
