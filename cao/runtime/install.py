@@ -34,10 +34,10 @@ def install_profile(source: str) -> dict[str, Any]:
     else:
         from cao.runtime.profiles import catalog
 
-        found = [e for e in catalog().entries() if e[0] == source]
-        if not found or found[0][2] is None:
+        found = [e for e in catalog().entries() if e.name == source and e.path is not None]
+        if not found:
             raise InstallError(f"{source!r} is neither a file, a URL nor a known profile name")
-        text, origin = Path(found[0][2]).read_text(encoding="utf-8"), str(found[0][2])
+        text, origin = Path(found[0].path).read_text(encoding="utf-8"), str(found[0].path)
     with tempfile.TemporaryDirectory() as tmp:
         probe = Path(tmp) / "profile.md"
         probe.write_text(text, encoding="utf-8")
