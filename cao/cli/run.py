@@ -47,12 +47,24 @@ def _elapsed(node: dict) -> str:
 
 
 def _rows(run: dict) -> list[list[str]]:
-    rows = []
+    """One row per node; fan-out children and agent-added nodes under their parent."""
+    keys = {n["key"] for n in run["nodes"]}
+    children: dict[str, list[dict]] = {}
     for n in run["nodes"]:
-        indent = "  " if n.get("parent_key") else ""
-        label = n["key"] if not n.get("dynamic") else f"{n['key']} (dynamic, from {n['parent_key']})"
-        rows.append([indent + label, n["kind"], n.get("profile") or "", n["state"], _elapsed(n),
-                     n.get("terminal_id") or n.get("receiver_id") or ""])
+        if n.get("parent_key") in keys:
+            children.setdefault(n["parent_key"], []).append(n)
+    rows: list[list[str]] = []
+
+    def emit(n: dict, depth: int) -> None:
+        label = n["key"] + (" (dynamic)" if n.get("dynamic") else "")
+        rows.append(["  " * depth + label, n["kind"], n.get("profile") or "", n["state"],
+                     _elapsed(n), n.get("terminal_id") or n.get("receiver_id") or ""])
+        for child in children.get(n["key"], []):
+            emit(child, depth + 1)
+
+    for n in run["nodes"]:
+        if n.get("parent_key") not in keys:
+            emit(n, 0)
     return rows
 
 
