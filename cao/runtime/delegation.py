@@ -243,17 +243,10 @@ class Delegation:
         key = self._record(caller, "assign", profile=agent_profile, provider=worker["provider"],
                            terminal_id=worker["id"], message=message)
         text = f"{message}\n\n{ASSIGN_SUFFIX.format(caller=reply_to)}"
-        asyncio.ensure_future(self._start_assigned(worker["id"], text, caller, key))
+        # The task goes through the worker's inbox: stored now, delivered once the worker
+        # is ready, and still delivered (once) if the server restarts in between.
+        self.inbox.post(worker["id"], text, kind="assign")
         return {"terminal_id": worker["id"], "node": key}
-
-    async def _start_assigned(self, terminal_id: str, text: str, caller: dict[str, Any] | None,
-                              key: str | None) -> None:
-        try:
-            await self.terminals.wait_ready(terminal_id, timeout=DEFAULT_HANDOFF_TIMEOUT)
-            await self.terminals.send_input(terminal_id, text, kind="assign")
-        except Exception as exc:
-            log.warning("assigned task for %s not delivered: %s", terminal_id, exc)
-            self._finish(caller, key, "failed", error=str(exc))
 
     def send_message(self, sender_id: str | None, receiver_id: str, message: str) -> dict[str, Any]:
         sender = self._caller(sender_id)

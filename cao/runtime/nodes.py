@@ -13,6 +13,7 @@ from typing import Any
 
 from cao.providers.base import TerminalStatus
 from cao.runtime.delegation import ASSIGN_SUFFIX
+from cao.store import inbox as inbox_store
 from cao.store import runs as runs_store
 
 
@@ -74,10 +75,13 @@ async def run_assign(ex: Any, key: str, profile: Any, provider: str, message: st
     if terminal_id is None:
         worker = await ex.create_terminal(key, profile, provider, workdir)
         terminal_id = worker["id"]
+    if not inbox_store.list_for(ex.conn, terminal_id):
+        # Queued in the worker's inbox: delivered once it is ready, and exactly once even
+        # if the server restarts before or during delivery.
         text = f"{message}\n\n{ASSIGN_SUFFIX.format(caller=virtual_receiver(ex.run_id, key))}"
-        await terminals.wait_ready(terminal_id, timeout=timeout or 120)
-        await terminals.send_input(terminal_id, text, kind="assign")
-        runs_store.journal(ex.conn, ex.run_id, "node.task_delivered", key, terminal_id=terminal_id)
+        msg = ex.services.inbox.post(terminal_id, text, kind="assign")
+        runs_store.journal(ex.conn, ex.run_id, "node.task_queued", key, terminal_id=terminal_id,
+                           message_id=msg["id"])
     watcher = asyncio.ensure_future(_fail_on_exit(terminals, terminal_id))
     try:
         done, _ = await asyncio.wait({callback, watcher}, timeout=timeout,

@@ -17,6 +17,7 @@ CREATE TABLE IF NOT EXISTS inbox (
     id            INTEGER PRIMARY KEY AUTOINCREMENT,
     receiver_id   TEXT NOT NULL,
     sender_id     TEXT,
+    kind          TEXT NOT NULL DEFAULT 'message',   -- message | assign (a worker's task)
     message       TEXT NOT NULL,
     state         TEXT NOT NULL DEFAULT 'pending',
     log_offset    INTEGER,
@@ -29,10 +30,10 @@ CREATE INDEX IF NOT EXISTS inbox_pending ON inbox(receiver_id, state, id);
 
 
 def post(conn: sqlite3.Connection, receiver_id: str, message: str,
-         sender_id: str | None = None) -> dict[str, Any]:
+         sender_id: str | None = None, kind: str = "message") -> dict[str, Any]:
     cur = conn.execute(
-        "INSERT INTO inbox(receiver_id, sender_id, message, created_at) VALUES (?, ?, ?, ?)",
-        (receiver_id, sender_id, message, time.time()))
+        "INSERT INTO inbox(receiver_id, sender_id, kind, message, created_at) VALUES (?, ?, ?, ?, ?)",
+        (receiver_id, sender_id, kind, message, time.time()))
     return get(conn, cur.lastrowid)
 
 

@@ -29,6 +29,12 @@ def format_inbox_message(message: str, sender_id: str | None) -> str:
     return f"[Message from terminal {sender_id}] {message}" if sender_id else message
 
 
+def _delivery_text(msg: dict[str, Any]) -> str:
+    if msg.get("kind") == "assign":
+        return msg["message"]
+    return format_inbox_message(msg["message"], msg["sender_id"])
+
+
 class InboxService:
     def __init__(self, conn: sqlite3.Connection, terminals: TerminalManager):
         self.conn = conn
@@ -44,8 +50,13 @@ class InboxService:
         for receiver in store.receivers_with_pending(self.conn):
             self.kick(receiver)
 
-    def post(self, receiver_id: str, message: str, sender_id: str | None = None) -> dict[str, Any]:
-        """Store the message (first), then try to deliver it."""
+    def post(self, receiver_id: str, message: str, sender_id: str | None = None,
+             kind: str = "message") -> dict[str, Any]:
+        """Store the message (first), then try to deliver it.
+
+        `kind` "assign" marks a task for a new worker: delivered as is, without the
+        "[Message from terminal ...]" header (the task carries its own callback note).
+        """
         if not self._is_virtual(receiver_id):
             row = terminals_store.get_terminal(self.conn, receiver_id)
             if row is None:
@@ -54,7 +65,7 @@ class InboxService:
                 raise TerminalError(f"receiver terminal {receiver_id!r} has exited"
                                     + (f" ({row['exit_reason']})" if row.get("exit_reason") else "")
                                     + "; the message was not queued")
-        msg = store.post(self.conn, receiver_id, message, sender_id)
+        msg = store.post(self.conn, receiver_id, message, sender_id, kind)
         self.kick(receiver_id)
         return msg
 
@@ -106,13 +117,13 @@ class InboxService:
             store.mark_delivered(self.conn, msg["id"])
             self._again.add(receiver_id)
             return
-        if status not in READY:
+        if not self.terminals.ready_for_input(receiver_id, status):
             return  # delivered when the receiver's status next becomes ready
         live = self.terminals.live.get(receiver_id)
         store.mark_delivering(self.conn, msg["id"], live.log_size() if live else 0)
         try:
             started = await self.terminals.send_input(
-                receiver_id, format_inbox_message(msg["message"], msg["sender_id"]))
+                receiver_id, _delivery_text(msg), kind=msg.get("kind") or "message")
         except TerminalError as exc:
             # Not accepted: back to pending; the next kick tries again (or fails it on exit).
             log.warning("delivery of message %s to %s failed: %s", msg["id"], receiver_id, exc)
@@ -146,5 +157,5 @@ class InboxService:
                 seen = strip_ansi(fh.read().decode("utf-8", "replace"))
         except OSError:
             return False
-        probe = format_inbox_message(msg["message"], msg["sender_id"]).split("\n")[0][:60]
+        probe = _delivery_text(msg).split("\n")[0][:60]
         return probe in seen

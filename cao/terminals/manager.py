@@ -283,6 +283,11 @@ class TerminalManager:
             async with self.changed:
                 self.changed.notify_all()
 
+    def ready_for_input(self, terminal_id: str, status: TerminalStatus | None = None) -> bool:
+        """Idle, completed or errored (and, for CLIs that need it, its MCP tools are up)."""
+        status = status or self.status(terminal_id)
+        return status in READY and self._ready(terminal_id, status)
+
     def _ready(self, terminal_id: str, status: TerminalStatus) -> bool:
         if not (status in READY or status == TerminalStatus.WAITING_USER_ANSWER):
             return False
