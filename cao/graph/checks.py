@@ -109,11 +109,21 @@ class Checker:
 
     def check_templates(self) -> None:
         inputs = self.wf.inputs
+        sections = self.raw.sections() if self.wf._raw is not None else {}
         for node_id, node in self.wf.nodes.items():
-            if node.kind in NEEDS_TERMINAL and not (node.prompt_template or "").strip():
+            text = node.prompt_template
+            if not (text or "").strip():
                 self.error(("nodes", node_id), "no prompt",
                            hint=f"add 'prompt:' (a template or the name of a '## section' of "
                                 f"the body), or a '## {node_id}' section", code="no-prompt")
+            elif sections and node.prompt_section is None and len(text.split()) == 1 \
+                    and "{" not in text:
+                guess = did_you_mean(text.strip(), sections)
+                self.warn(("nodes", node_id, "prompt"),
+                          f"prompt '{text.strip()}' is not a section of the body, so it is "
+                          "sent as literal text", code="prompt-not-section",
+                          hint=(f"did you mean '{guess}'? " if guess else "")
+                          + "section titles: " + ", ".join(sections))
             for fld, text, kind in self.template_sources(node_id, node):
                 info = analyze_expression(text) if kind == "expression" else analyze_template(text)
                 if info is EMPTY:
