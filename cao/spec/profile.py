@@ -25,6 +25,11 @@ class McpServerConfig(BaseModel):
     env: dict[str, str] | None = None
     timeout: int | float | None = Field(None, description="Timeout (as the provider expects it).")
     url: str | None = None
+    # Common in Kiro / Q CLI / Claude MCP configs that CAO passes through unchanged.
+    headers: dict[str, str] | None = None
+    disabled: bool | None = None
+    autoApprove: list[str] | None = None
+    disabledTools: list[str] | None = None
 
 
 class AgentProfile(BaseModel):
@@ -60,6 +65,9 @@ class AgentProfile(BaseModel):
     hermesProfile: Any = None
     claudeConfig: Any = None
     grokNativeWorkflows: Any = None
+    claudeSessionId: Any = None
+    claudeMcpConfigFiles: Any = None
+    yolo: Any = None
     entrypoint: str | None = Field(
         None, description='For provider python: the agent function, "module:function".')
     custom: dict[str, Any] | None = Field(
