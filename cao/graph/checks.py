@@ -7,7 +7,7 @@ from typing import Any
 
 from cao.graph.compile import CompiledWorkflow
 from cao.graph.templates import EMPTY, TemplateInfo, analyze_expression, analyze_template
-from cao.spec.diagnostics import Diagnostic, did_you_mean, format_path
+from cao.spec.diagnostics import did_you_mean
 from cao.spec.source import RawDocument
 from cao.spec.workflow import Node
 

@@ -8,7 +8,7 @@ same nodes and edges on first use, so `cao validate` never pays networkx's impor
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from cao.graph.inputs import resolve_inputs  # noqa: F401  (public here)
 from cao.spec.diagnostics import Diagnostic, SpecError, has_errors
