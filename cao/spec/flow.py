@@ -39,6 +39,7 @@ class Flow(BaseModel):
     workflow: str | None = Field(None, description="Workflow path, relative to this file.")
     inputs: dict[str, Any] | None = None
     provider: str | None = None
+    engine: Any = Field(None, description="Kiro engine (accepted for CAO flow files).")
     script: str | None = Field(None, description="Gate script printing {execute, output}.")
     script_timeout: Duration = "60s"
     overlap: Literal["skip", "queue", "allow"] = "skip"
