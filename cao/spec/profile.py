@@ -11,6 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
+from cao.spec.errors import FieldError
+
 _ENTRYPOINT_HINT = 'write it as "package.module:function"'
 
 
@@ -83,9 +85,9 @@ class AgentProfile(BaseModel):
             return value
         module, sep, func = value.partition(":")
         if not sep or not module.strip() or not func.strip() or " " in value.strip():
-            raise ValueError(f"invalid entrypoint {value!r}; {_ENTRYPOINT_HINT}")
+            raise FieldError(f"invalid entrypoint {value!r}", hint=_ENTRYPOINT_HINT)
         if not all(part.isidentifier() for part in module.split(".") + func.split(".")):
-            raise ValueError(f"invalid entrypoint {value!r}; {_ENTRYPOINT_HINT}")
+            raise FieldError(f"invalid entrypoint {value!r}", hint=_ENTRYPOINT_HINT)
         return value
 
     @property
