@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -70,7 +71,8 @@ def write_workflow(folder: Path, shape: str, n: int) -> Path:
     return path
 
 
-def in_process(path: Path) -> tuple[float, int, int, int]:
+def in_process(path: Path) -> tuple[float, float, int, int]:
+    """(wall s, CPU s, nodes, edges) of load + compile + checks in this process."""
     from cao.graph import templates
     from cao.graph.compile import compile_workflow
     from cao.spec import catalog
@@ -81,26 +83,29 @@ def in_process(path: Path) -> tuple[float, int, int, int]:
 
     templates.analyze_template.cache_clear()   # no help from an earlier run
     catalog.clear_cache()
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     with paused_gc():   # as `cao validate` does
         raw = read_document(path)
         doc, diags = build_document(raw)
         compiled = compile_workflow(doc, catalog=catalog.ProfileCatalog(include_store=False))
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     assert not has_errors(diags) and compiled.ok, compiled.diagnostics[:3]
-    g = compiled.graph
-    return elapsed, g.number_of_nodes(), g.number_of_edges(), len(compiled.diagnostics)
+    return elapsed, cpu, len(compiled.workflow.nodes), len(compiled.edges)
 
 
-def as_process(path: Path) -> float:
+def as_process(path: Path) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one `cao validate` process."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     result = subprocess.run([sys.executable, "-m", "cao.cli.main", "validate", str(path),
                              "--no-store"], cwd=ROOT, env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if result.returncode != 0:
         raise SystemExit(f"validate failed on {path}:\n{result.stdout}{result.stderr}")
-    return elapsed
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return elapsed, cpu
 
 
 def main() -> None:
@@ -110,13 +115,15 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
 
-    header = (f"{'shape':<8}{'nodes':>8}{'edges':>8}{'process s':>11}{'in-proc s':>11}"
-              f"{'us/(n+e)':>10}{'growth':>8}")
+    header = (f"{'shape':<8}{'nodes':>7}{'edges':>7}{'process s':>11}{'proc cpu':>10}"
+              f"{'in-proc s':>11}{'inp cpu':>9}{'us/(n+e)':>10}{'growth':>8}")
     with tempfile.TemporaryDirectory() as tmp:
-        floor = statistics.median(as_process(write_workflow(Path(tmp), "chain", 1))
-                                  for _ in range(args.repeat))
-        print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; process start-up floor "
-              f"(validate a 1-node workflow): {floor:.3f} s")
+        floor = [as_process(write_workflow(Path(tmp), "chain", 1)) for _ in range(args.repeat)]
+        load = os.getloadavg()[0]
+        print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {load:.1f}; "
+              f"process floor (validate a 1-node workflow): "
+              f"{statistics.median(w for w, _ in floor):.3f} s wall, "
+              f"{statistics.median(c for _, c in floor):.3f} s CPU")
         print(header)
         for shape in SHAPES:
             first = None
@@ -124,14 +131,18 @@ def main() -> None:
                 path = write_workflow(Path(tmp), shape, n)
                 runs = [in_process(path) for _ in range(args.repeat)]
                 inproc = statistics.median(r[0] for r in runs)
-                _, nodes, edges, _ = runs[0]
-                proc = statistics.median(as_process(path) for _ in range(args.repeat))
-                per = inproc / (nodes + edges) * 1e6
+                inproc_cpu = statistics.median(r[1] for r in runs)
+                _, _, nodes, edges = runs[0]
+                procs = [as_process(path) for _ in range(args.repeat)]
+                proc = statistics.median(w for w, _ in procs)
+                cpu = statistics.median(c for _, c in procs)
+                per = inproc_cpu / (nodes + edges) * 1e6
                 first = first or per
-                print(f"{shape:<8}{nodes:>8}{edges:>8}{proc:>11.3f}{inproc:>11.3f}"
-                      f"{per:>10.1f}{per / first:>8.2f}")
-    print("growth = (in-process time per node+edge) / (same at the smallest size); "
-          "~1 means linear")
+                print(f"{shape:<8}{nodes:>7}{edges:>7}{proc:>11.3f}{cpu:>10.3f}{inproc:>11.3f}"
+                      f"{inproc_cpu:>9.3f}{per:>10.1f}{per / first:>8.2f}")
+    print("us/(n+e) = in-process CPU time per node+edge; growth = that / the same at the "
+          "smallest size (~1 or below means linear).\nOn a busy machine wall time exceeds CPU "
+          "time; both are shown.")
 
 
 if __name__ == "__main__":

@@ -5,11 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import networkx as nx
-
 from cao.graph.compile import CompiledWorkflow
 from cao.graph.templates import EMPTY, TemplateInfo, analyze_expression, analyze_template
-from cao.spec.diagnostics import Diagnostic, did_you_mean, format_path
+from cao.spec.diagnostics import did_you_mean
 from cao.spec.source import RawDocument
 from cao.spec.workflow import Node
 
@@ -23,11 +21,10 @@ class Checker:
     def __init__(self, compiled: CompiledWorkflow, catalog) -> None:
         self.c = compiled
         self.wf = compiled.workflow
-        self.graph = compiled.graph
         self.catalog = catalog
         self.raw: RawDocument = self.wf._raw or RawDocument(compiled.path, "")
         self.node_ids = self.wf.nodes   # dict: O(1) membership
-        self.edges: dict[tuple[str, str], str] = {}   # first reason found wins
+        self.edges = compiled.edges   # (source, target) -> reason; the first reason wins
 
     # -- reporting -------------------------------------------------------------------
     def error(self, path: tuple, message: str, **kw: Any) -> None:
@@ -43,11 +40,6 @@ class Checker:
     # -- edges ----------------------------------------------------------------------
     def add_edge(self, src: str, dst: str, reason: str) -> None:
         self.edges.setdefault((src, dst), reason)
-
-    def flush_edges(self) -> None:
-        """Add the collected edges to the graph in one call (much cheaper than one by one)."""
-        self.graph.add_edges_from((u, v, {"reason": r}) for (u, v), r in self.edges.items())
-        self.edges.clear()
 
     def check_structure(self) -> None:
         for node_id, node in self.wf.nodes.items():
@@ -109,11 +101,21 @@ class Checker:
 
     def check_templates(self) -> None:
         inputs = self.wf.inputs
+        sections = self.raw.sections() if self.wf._raw is not None else {}
         for node_id, node in self.wf.nodes.items():
-            if node.kind in NEEDS_TERMINAL and not (node.prompt_template or "").strip():
+            text = node.prompt_template
+            if not (text or "").strip():
                 self.error(("nodes", node_id), "no prompt",
                            hint=f"add 'prompt:' (a template or the name of a '## section' of "
                                 f"the body), or a '## {node_id}' section", code="no-prompt")
+            elif sections and node.prompt_section is None and len(text.split()) == 1 \
+                    and "{" not in text:
+                guess = did_you_mean(text.strip(), sections)
+                self.warn(("nodes", node_id, "prompt"),
+                          f"prompt '{text.strip()}' is not a section of the body, so it is "
+                          "sent as literal text", code="prompt-not-section",
+                          hint=(f"did you mean '{guess}'? " if guess else "")
+                          + "section titles: " + ", ".join(sections))
             for fld, text, kind in self.template_sources(node_id, node):
                 info = analyze_expression(text) if kind == "expression" else analyze_template(text)
                 if info is EMPTY:
@@ -225,30 +227,21 @@ class Checker:
 
     # -- graph-wide -----------------------------------------------------------------
     def check_cycles(self) -> None:
-        if nx.is_directed_acyclic_graph(self.graph):
-            return
-        order = {node_id: i for i, node_id in enumerate(self.wf.nodes)}
-        for component in nx.strongly_connected_components(self.graph):
-            if len(component) == 1:
-                only = next(iter(component))
-                if not self.graph.has_edge(only, only):
-                    continue
-            start = min(component, key=order.__getitem__)
-            cycle = nx.find_cycle(self.graph.subgraph(component), source=start)
-            names = [u for u, _ in cycle] + [cycle[0][0]]
-            last_src, last_dst = cycle[-1][0], cycle[-1][1]
-            reason = self.graph.edges[last_src, last_dst]["reason"]
+        from cao.graph.dag import find_cycles
+
+        for cycle in find_cycles(self.wf.nodes, self.edges):
+            closing = (cycle[-1], cycle[0])
+            reason = self.edges[closing]
             fld = {"needs": "needs", "send_message": "send_message"}.get(reason, "prompt")
-            self.error(("nodes", last_dst, fld), "cycle: " + " -> ".join(names),
+            self.error(("nodes", cycle[0], fld), "cycle: " + " -> ".join(cycle + cycle[:1]),
                        hint="a workflow must be acyclic; remove one of these dependencies "
                             "(needs, template references or send_message targets)",
                        code="cycle")
 
     def check_unawaited(self) -> None:
-        graph = self.graph
+        awaited = {src for src, _ in self.edges} | self.c.output_refs
         for node_id, node in self.wf.nodes.items():
-            if node.kind == "assign" and graph.out_degree(node_id) == 0 \
-                    and node_id not in self.c.output_refs:
+            if node.kind == "assign" and node_id not in awaited:
                 self.warn(("nodes", node_id, "assign"),
                           f"nobody waits for the result of assign node '{node_id}'",
                           hint=f"add '{node_id}' to a later node's needs or read "
@@ -267,7 +260,6 @@ def run_checks(compiled: CompiledWorkflow, catalog) -> None:
     checker = Checker(compiled, catalog)
     checker.check_structure()
     checker.check_templates()
-    checker.flush_edges()
     checker.check_profiles()
     checker.check_cycles()
     checker.check_unawaited()

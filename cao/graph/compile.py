@@ -1,29 +1,53 @@
-"""A workflow compiled to a networkx DiGraph: the one representation that `cao validate`
-checks, `cao graph` draws and the runtime executes."""
+"""A workflow compiled to a DAG: the one representation that `cao validate` checks,
+`cao graph` draws and the runtime executes.
+
+The checks run on plain edge dicts; the networkx DiGraph (`.graph`) is built from the
+same nodes and edges on first use, so `cao validate` never pays networkx's import.
+"""
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Iterable
 
-import networkx as nx
-
+from cao.graph.inputs import resolve_inputs  # noqa: F401  (public here)
 from cao.spec.diagnostics import Diagnostic, SpecError, has_errors
-from cao.spec.workflow import Workflow, type_matches, type_name_of
+from cao.spec.workflow import Workflow
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 EDGE_REASONS = ("needs", "template", "send_message")
-OUTPUT = "__output__"   # not a graph node; the key under which output references are kept
 
 
-@dataclass
 class CompiledWorkflow:
-    workflow: Workflow | None
-    graph: nx.DiGraph
-    diagnostics: list[Diagnostic] = field(default_factory=list)
-    path: Path | None = None
-    output_refs: set[str] = field(default_factory=set)   # nodes read by `output`
+    def __init__(self, workflow: Workflow | None, diagnostics: list[Diagnostic] | None = None,
+                 path: Path | None = None, edges: dict[tuple[str, str], str] | None = None,
+                 output_refs: set[str] | None = None):
+        self.workflow = workflow
+        self.diagnostics: list[Diagnostic] = list(diagnostics or [])
+        self.path = path
+        # (source, target) -> reason ('needs', 'template' or 'send_message')
+        self.edges: dict[tuple[str, str], str] = dict(edges or {})
+        self.output_refs: set[str] = set(output_refs or ())   # nodes read by `output`
+        self._graph: nx.DiGraph | None = None
+
+    @property
+    def graph(self) -> "nx.DiGraph":
+        """networkx DiGraph: nodes in written order with attributes `spec` (the Node),
+        `kind`, `target`; edges with attribute `reason`."""
+        if self._graph is None:
+            self._graph = build_graph(self.workflow, self.edges)
+        return self._graph
+
+    @graph.setter
+    def graph(self, graph: "nx.DiGraph") -> None:
+        self._graph = graph
+
+    def __repr__(self) -> str:
+        name = self.workflow.name if self.workflow is not None else None
+        return (f"<CompiledWorkflow {name!r} nodes={len(self.workflow.nodes) if self.workflow else 0}"
+                f" edges={len(self.edges)} ok={self.ok}>")
 
     @property
     def ok(self) -> bool:
@@ -35,10 +59,18 @@ class CompiledWorkflow:
 
     def topological_order(self) -> list[str]:
         """Node ids, dependencies first; ties keep the order nodes are written in."""
-        if not nx.is_directed_acyclic_graph(self.graph):
-            raise SpecError(self.errors or [Diagnostic("error", "the workflow has a cycle")])
-        index = {node_id: i for i, node_id in enumerate(self.graph.nodes)}
-        return list(nx.lexicographical_topological_sort(self.graph, key=index.__getitem__))
+        from cao.graph.dag import topological_order
+
+        if self._graph is not None:   # the runtime may have extended the graph
+            nodes, edges = list(self._graph.nodes), list(self._graph.edges)
+        else:
+            nodes = list(self.workflow.nodes) if self.workflow else []
+            edges = list(self.edges)
+        order, stuck = topological_order(nodes, edges)
+        if stuck:
+            raise SpecError([d for d in self.errors if d.code == "cycle"]
+                            or [Diagnostic("error", "the workflow has a cycle", code="cycle")])
+        return order
 
     def raise_for_errors(self) -> "CompiledWorkflow":
         if not self.ok:
@@ -46,11 +78,15 @@ class CompiledWorkflow:
         return self
 
 
-def build_graph(workflow: Workflow) -> nx.DiGraph:
-    """Nodes in written order, each with `spec`, `kind`, `target`; edges are added by checks."""
-    graph = nx.DiGraph(name=workflow.name)
-    for node_id, node in workflow.nodes.items():
-        graph.add_node(node_id, spec=node, kind=node.kind, target=node.target)
+def build_graph(workflow: Workflow | None,
+                edges: dict[tuple[str, str], str] | None = None) -> "nx.DiGraph":
+    import networkx as nx
+
+    graph = nx.DiGraph(name=workflow.name if workflow is not None else None)
+    if workflow is not None:
+        graph.add_nodes_from((node_id, {"spec": node, "kind": node.kind, "target": node.target})
+                             for node_id, node in workflow.nodes.items())
+    graph.add_edges_from((u, v, {"reason": r}) for (u, v), r in (edges or {}).items())
     return graph
 
 
@@ -77,12 +113,12 @@ def _compile(path_or_workflow, catalog, profile_dirs, check_profiles) -> Compile
         doc, diags = load_document(path, kind="workflow")
         workflow = doc if isinstance(doc, Workflow) else None
     if workflow is None:
-        return CompiledWorkflow(None, nx.DiGraph(), list(diags), path)
+        return CompiledWorkflow(None, diags, path)
     if catalog is None and check_profiles:
         from cao.spec.catalog import ProfileCatalog
 
         catalog = ProfileCatalog(extra_dirs=list(profile_dirs), near=path)
-    compiled = CompiledWorkflow(workflow, build_graph(workflow), list(diags), path)
+    compiled = CompiledWorkflow(workflow, diags, path)
     run_checks(compiled, catalog)
     compiled.diagnostics.sort(key=_order)
     return compiled
@@ -90,83 +126,3 @@ def _compile(path_or_workflow, catalog, profile_dirs, check_profiles) -> Compile
 
 def _order(d: Diagnostic) -> tuple:
     return (d.line or 0, d.column or 0, d.severity != "error", d.message)
-
-
-_TRUE = {"true", "yes", "on", "1"}
-_FALSE = {"false", "no", "off", "0"}
-
-
-def _coerce(name: str, value: Any, type_name: str) -> Any:
-    """CLI strings (`--input n=3`) to the declared type; other values are checked as is."""
-    if isinstance(value, str) and type_name != "string":
-        text = value.strip()
-        try:
-            if type_name == "integer":
-                return int(text)
-            if type_name == "number":
-                number = float(text)
-                return int(number) if number.is_integer() and "." not in text else number
-            if type_name == "boolean":
-                if text.lower() in _TRUE:
-                    return True
-                if text.lower() in _FALSE:
-                    return False
-                raise ValueError
-            return json.loads(text)   # array / object as JSON
-        except ValueError:
-            example = {"integer": "3", "number": "2.5", "boolean": "true",
-                       "array": "'[1, 2]'", "object": "'{\"a\": 1}'"}[type_name]
-            raise SpecError([Diagnostic(
-                "error", f"input '{name}' must be {_article(type_name)}, got {value!r}",
-                field=f"inputs.{name}", hint=f"for example --input {name}={example}",
-                code="input-type")]) from None
-    return value
-
-
-def _article(type_name: str) -> str:
-    return ("an " if type_name[0] in "aeiou" else "a ") + type_name
-
-
-def resolve_inputs(workflow: Workflow, given: dict[str, Any] | None) -> dict[str, Any]:
-    """Declared inputs filled from `given` (coerced) and defaults; raises SpecError listing
-    every unknown, missing or mistyped input."""
-    from cao.spec.diagnostics import did_you_mean
-
-    given = dict(given or {})
-    problems: list[Diagnostic] = []
-    for name in given:
-        if name not in workflow.inputs:
-            guess = did_you_mean(name, workflow.inputs)
-            declared = ", ".join(workflow.inputs) or "none"
-            problems.append(Diagnostic(
-                "error", f"unknown input '{name}'" + (f" — did you mean '{guess}'?" if guess else ""),
-                field=f"inputs.{name}", hint=f"this workflow's inputs: {declared}",
-                code="input-unknown"))
-    resolved: dict[str, Any] = {}
-    for name, spec in workflow.inputs.items():
-        if name in given:
-            try:
-                value = _coerce(name, given[name], spec.type)
-            except SpecError as exc:
-                problems.extend(exc.diagnostics)
-                continue
-            if not type_matches(value, spec.type):
-                problems.append(Diagnostic(
-                    "error", f"input '{name}' must be {_article(spec.type)}, "
-                             f"got {type_name_of(value)}", field=f"inputs.{name}",
-                    code="input-type"))
-                continue
-            resolved[name] = value
-        elif spec.default is not None:
-            resolved[name] = spec.default
-        elif spec.is_required:
-            problems.append(Diagnostic(
-                "error", f"missing required input '{name}'", field=f"inputs.{name}",
-                hint=f"pass --input {name}=VALUE" + (f" ({spec.description})"
-                                                     if spec.description else ""),
-                code="input-missing"))
-        else:
-            resolved[name] = None
-    if problems:
-        raise SpecError(problems)
-    return resolved

@@ -63,7 +63,7 @@ def check_flow(flow: Flow, raw: RawDocument, catalog_for=None) -> list[Diagnosti
             diags.append(raw.diag(("agent_profile",), "the flow has no prompt",
                                   hint="write the prompt in the body, after the frontmatter",
                                   code="no-prompt"))
-    if flow.script is not None:
+    if flow.script:   # CAO writes "" for "no script"
         script = (base / flow.script).expanduser()
         if not script.exists():
             diags.append(raw.diag(("script",), f"script not found: {script}",

@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import networkx as nx
-
 OUTPUT_ID = "__output__"
 _KIND_VERB = {"handoff": "handoff", "assign": "assign", "send_message": "message to"}
 _STATUS_COLORS = {
@@ -20,8 +18,10 @@ _STATUS_COLORS = {
 }
 
 
-def _unpack(obj: Any) -> tuple[nx.DiGraph, set[str], str | None]:
-    """(graph, nodes read by the output, workflow name)."""
+def _unpack(obj: Any):
+    """(networkx graph, nodes read by the output, workflow name)."""
+    import networkx as nx
+
     if isinstance(obj, nx.DiGraph):
         return obj, set(), obj.graph.get("name")
     graph = obj.graph
@@ -172,6 +172,8 @@ def to_dict(obj: Any) -> dict[str, Any]:
         nodes.append(entry)
     edges = [{"source": s, "target": t, "reason": r} for s, t, r in graph.edges(data="reason")]
     data: dict[str, Any] = {"name": name, "nodes": nodes, "edges": edges}
+    import networkx as nx
+
     if nx.is_directed_acyclic_graph(graph):
         index = {n: i for i, n in enumerate(graph.nodes)}
         data["order"] = list(nx.lexicographical_topological_sort(graph, key=index.__getitem__))

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Iterable
 
-import jinja2
-from jinja2 import nodes as jn
-from jinja2.parser import Parser
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:   # jinja2 itself is imported on first real use: most prompts never need it
+    import jinja2
+    from jinja2 import nodes as jn
 
 _MARKERS = ("{{", "{%", "{#")
 _SINGLE_EXPR = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\}\}|\{\{|\{%).)*)\}\}\s*$", re.S)
@@ -35,14 +36,22 @@ def _fromjson(text: str) -> Any:
     return json.loads(text)
 
 
-def _make_env() -> jinja2.Environment:
+@lru_cache(maxsize=1)
+def environment() -> "jinja2.Environment":
+    """The one Jinja2 environment: sandboxed, StrictUndefined, no autoescape."""
+    import jinja2
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
     env = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False,
                                         keep_trailing_newline=True)
     env.filters["fromjson"] = _fromjson
     return env
 
 
-ENV = _make_env()
+def __getattr__(name: str):   # `templates.ENV`, created lazily
+    if name == "ENV":
+        return environment()
+    raise AttributeError(name)
 
 
 @dataclass(frozen=True)
@@ -62,7 +71,9 @@ def _has_markup(source: str) -> bool:
     return any(marker in source for marker in _MARKERS)
 
 
-def _collect(tree: jn.Node) -> TemplateInfo:
+def _collect(tree: "jn.Node") -> TemplateInfo:
+    from jinja2 import nodes as jn
+
     node_refs: set[str] = set()
     input_refs: set[str] = set()
     for sub in tree.find_all((jn.Getattr, jn.Getitem)):
@@ -138,15 +149,20 @@ def analyze_template(source: str) -> TemplateInfo:
 
 
 def _slow_analyze(source: str) -> TemplateInfo:
+    from jinja2 import TemplateSyntaxError
+
     try:
-        tree = ENV.parse(source)
-    except jinja2.TemplateSyntaxError as exc:
+        tree = environment().parse(source)
+    except TemplateSyntaxError as exc:
         return TemplateInfo(error=exc.message or str(exc), error_line=exc.lineno)
     return _collect(tree)
 
 
-def _parse_expression(expr: str) -> jn.Expr:
-    parser = Parser(ENV, expr, state="variable")
+def _parse_expression(expr: str) -> "jn.Expr":
+    import jinja2
+    from jinja2.parser import Parser
+
+    parser = Parser(environment(), expr, state="variable")
     tree = parser.parse_expression()
     if not parser.stream.eos:
         token = parser.stream.current
@@ -159,11 +175,13 @@ def _parse_expression(expr: str) -> jn.Expr:
 def analyze_expression(expr: str) -> TemplateInfo:
     """Like analyze_template, for a bare expression such as `inputs.mode == 'full'`.
     An expression written as a `{{ ... }}` template is analysed as a template."""
+    from jinja2 import TemplateSyntaxError
+
     if _has_markup(expr):
         return analyze_template(expr)
     try:
         tree = _parse_expression(expr)
-    except jinja2.TemplateSyntaxError as exc:
+    except TemplateSyntaxError as exc:
         return TemplateInfo(error=exc.message or str(exc), error_line=exc.lineno)
     return _collect(tree)
 
@@ -174,16 +192,18 @@ def template_references(source: str) -> set[str]:
 
 
 @lru_cache(maxsize=4096)
-def _compiled(source: str) -> jinja2.Template:
-    return ENV.from_string(source)
+def _compiled(source: str) -> "jinja2.Template":
+    return environment().from_string(source)
 
 
 @lru_cache(maxsize=4096)
 def _compiled_expr(expr: str):
-    return ENV.compile_expression(expr, undefined_to_none=False)
+    return environment().compile_expression(expr, undefined_to_none=False)
 
 
 def _explain(exc: Exception) -> str:
+    import jinja2
+
     if isinstance(exc, jinja2.UndefinedError):
         return f"{exc.message}; check the spelling, or that the node ran before this one"
     if isinstance(exc, jinja2.TemplateSyntaxError):
@@ -193,6 +213,8 @@ def _explain(exc: Exception) -> str:
 
 def render_template(source: str, variables: dict[str, Any]) -> str:
     """Render with StrictUndefined: a missing variable is an error, never an empty string."""
+    import jinja2
+
     if not _has_markup(source):
         return source
     try:
@@ -206,6 +228,8 @@ def render_template(source: str, variables: dict[str, Any]) -> str:
 def evaluate_expression(expr: str, variables: dict[str, Any]) -> Any:
     """The native value of a Jinja2 expression (`inputs.n > 3`, `inputs.items | dictsort`).
     A `{{ expr }}` wrapper is accepted and unwrapped."""
+    import jinja2
+
     match = _SINGLE_EXPR.match(expr)
     if match:
         expr = match.group("expr")

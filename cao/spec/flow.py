@@ -19,12 +19,12 @@ def check_cron(expr: str) -> str:
 
     fields = expr.split()
     if not expr.strip().startswith("@") and len(fields) not in (5, 6):
-        raise ValueError(f"invalid cron expression {expr!r}: expected 5 or 6 fields, "
-                         f"found {len(fields)}")
+        raise FieldError(f"invalid cron expression {expr!r}: expected 5 or 6 fields, "
+                         f"found {len(fields)}", hint=CRON_HINT)
     try:
         croniter(expr)
     except Exception as exc:  # croniter raises several error types
-        raise ValueError(f"invalid cron expression {expr!r}: {exc}") from None
+        raise FieldError(f"invalid cron expression {expr!r}: {exc}", hint=CRON_HINT) from None
     return expr
 
 
@@ -39,6 +39,7 @@ class Flow(BaseModel):
     workflow: str | None = Field(None, description="Workflow path, relative to this file.")
     inputs: dict[str, Any] | None = None
     provider: str | None = None
+    engine: Any = Field(None, description="Kiro engine (accepted for CAO flow files).")
     script: str | None = Field(None, description="Gate script printing {execute, output}.")
     script_timeout: Duration = "60s"
     overlap: Literal["skip", "queue", "allow"] = "skip"
@@ -65,8 +66,8 @@ class Flow(BaseModel):
         try:
             ZoneInfo(value)
         except (ValueError, KeyError, OSError):
-            raise ValueError(f"unknown time zone {value!r}; use an IANA name such as "
-                             "'UTC' or 'Europe/Paris'") from None
+            raise FieldError(f"unknown time zone {value!r}",
+                             hint="use an IANA name such as 'UTC' or 'Europe/Paris'") from None
         return value
 
     @model_validator(mode="after")

@@ -11,6 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
+from cao.spec.errors import FieldError
+
 _ENTRYPOINT_HINT = 'write it as "package.module:function"'
 
 
@@ -25,6 +27,11 @@ class McpServerConfig(BaseModel):
     env: dict[str, str] | None = None
     timeout: int | float | None = Field(None, description="Timeout (as the provider expects it).")
     url: str | None = None
+    # Common in Kiro / Q CLI / Claude MCP configs that CAO passes through unchanged.
+    headers: dict[str, str] | None = None
+    disabled: bool | None = None
+    autoApprove: list[str] | None = None
+    disabledTools: list[str] | None = None
 
 
 class AgentProfile(BaseModel):
@@ -60,6 +67,9 @@ class AgentProfile(BaseModel):
     hermesProfile: Any = None
     claudeConfig: Any = None
     grokNativeWorkflows: Any = None
+    claudeSessionId: Any = None
+    claudeMcpConfigFiles: Any = None
+    yolo: Any = None
     entrypoint: str | None = Field(
         None, description='For provider python: the agent function, "module:function".')
     custom: dict[str, Any] | None = Field(
@@ -75,9 +85,9 @@ class AgentProfile(BaseModel):
             return value
         module, sep, func = value.partition(":")
         if not sep or not module.strip() or not func.strip() or " " in value.strip():
-            raise ValueError(f"invalid entrypoint {value!r}; {_ENTRYPOINT_HINT}")
+            raise FieldError(f"invalid entrypoint {value!r}", hint=_ENTRYPOINT_HINT)
         if not all(part.isidentifier() for part in module.split(".") + func.split(".")):
-            raise ValueError(f"invalid entrypoint {value!r}; {_ENTRYPOINT_HINT}")
+            raise FieldError(f"invalid entrypoint {value!r}", hint=_ENTRYPOINT_HINT)
         return value
 
     @property

@@ -101,7 +101,7 @@ def test_validate_as_a_process_imports_little():
     code = ("import sys; from cao.cli.main import app; "
             "sys.argv=['cao','validate','workflows','--no-store']\n"
             "try: app()\nexcept SystemExit: pass\n"
-            "heavy=[m for m in ('fastapi','uvicorn','mcp','httpx','libtmux') if m in sys.modules]\n"
+            "heavy=[m for m in ('fastapi','uvicorn','mcp','httpx','libtmux','networkx') if m in sys.modules]\n"
             "print('HEAVY', heavy)")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,

@@ -18,7 +18,7 @@ from cao.spec.source import read_document
 from cao.spec.workflow import Workflow
 
 CATALOG = ProfileCatalog(include_store=False)
-SETTINGS = settings(max_examples=150, deadline=None,
+SETTINGS = settings(max_examples=100, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
 
 KEYS = ["name", "nodes", "schedule", "handoff", "assign", "send_message", "needs", "prompt",
