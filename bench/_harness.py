@@ -93,6 +93,9 @@ class Env:
         for srv in self.servers:
             srv.stop()
         subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
+        # tmux leaves its socket file behind after kill-server
+        tmpdir = os.environ.get("TMUX_TMPDIR") or "/tmp"
+        Path(tmpdir, f"tmux-{os.getuid()}", self.socket).unlink(missing_ok=True)
         if not self.keep:
             shutil.rmtree(self.tmp, ignore_errors=True)
         else:
