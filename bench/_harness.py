@@ -210,6 +210,13 @@ def p90(values: list[float]) -> float:
     return s[lo] + (s[hi] - s[lo]) * (k - lo)
 
 
+def cpu_percent(srv: "Server", seconds: float) -> float:
+    """The server's CPU use over the next `seconds`, in % of one core."""
+    c0, t0 = srv.cpu_seconds(), time.perf_counter()
+    time.sleep(seconds)
+    return 100 * (srv.cpu_seconds() - c0) / (time.perf_counter() - t0)
+
+
 def fmt_s(v: float | None) -> str:
     if v is None:
         return "-"
@@ -257,8 +264,9 @@ class Table:
 def machine_line() -> str:
     import platform
 
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return (f"python {platform.python_version()}, {os.cpu_count()} CPUs, "
-            f"{platform.system()} {platform.release()}")
+            f"load avg {load:.1f} at start")
 
 
 def read_stamps(folder: Path, terminal_id: str) -> list[dict[str, Any]]:

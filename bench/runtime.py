@@ -62,6 +62,23 @@ def run_workflow(srv, path: Path, inputs: dict, timeout: float = 150) -> tuple[f
     return time.perf_counter() - t0, srv.cpu_seconds() - c0, run
 
 
+def chain_breakdown(srv, run_id: str, n: int) -> dict[str, list[float]]:
+    """Per-node phases from the run's event journal (server timestamps)."""
+    first: dict[tuple[str, str], float] = {}
+    for ev in srv.get(f"/runs/{run_id}/events"):
+        first.setdefault((ev["type"], ev["node_key"]), ev["ts"])
+    out: dict[str, list[float]] = {"create": [], "turn": [], "gap": []}
+    for i in range(n):
+        key = f"n{i:02d}"
+        started, term = first[("node.started", key)], first[("node.terminal", key)]
+        done = first[("node.succeeded", key)]
+        out["create"].append(term - started)
+        out["turn"].append(done - term - WORK)
+        if i + 1 < n:
+            out["gap"].append(first[("node.started", f"n{i + 1:02d}")] - done)
+    return out
+
+
 def main() -> int:
     args = parse_args(__doc__.splitlines()[0])
     quick = args.quick
@@ -82,14 +99,20 @@ def main() -> int:
         srv.start()
 
         per_node, walls = [], []
+        phases: dict[str, list[float]] = {"create": [], "turn": [], "gap": []}
         for _ in range(chain_reps):
             wall, cpu, run = run_workflow(srv, chain, {})
             if run["state"] != "succeeded":
                 raise RuntimeError(f"chain run {run['state']}: {run.get('error')}")
             walls.append(wall)
             per_node.append((wall - chain_len * WORK) / chain_len)
+            for k, v in chain_breakdown(srv, run["id"], chain_len).items():
+                phases[k] += v
         table.timing(f"{chain_len}-node chain, run wall time", walls)
         table.timing("orchestration overhead per chained node", per_node, None, "< 200 ms")
+        table.timing("  node started -> worker terminal created", phases["create"])
+        table.timing("  terminal created -> node succeeded, minus 50 ms work", phases["turn"])
+        table.timing("  node succeeded -> next node started", phases["gap"])
 
         for n in widths:
             wall, cpu, run = run_workflow(srv, fan, {"n": n})
