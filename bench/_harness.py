@@ -69,6 +69,12 @@ class Env:
         }
         self.servers: list[Server] = []
         signal.signal(signal.SIGTERM, _sigterm)
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started in the background
+
+    def new_port(self) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.vars.update(CAO_PORT=str(self.port), CAO_SERVER_URL=self.url)
 
     def environ(self, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("CAO_")}
@@ -116,21 +122,41 @@ class Server:
         self.http = httpx.Client(base_url=env.url, timeout=120, trust_env=False)
 
     def start(self, wait: float = 30) -> float:
-        """Start the server; return seconds from spawn to the first healthy answer."""
+        """Start the server; return seconds from spawn to the first healthy answer.
+
+        The port was free when chosen, but a parallel job may take it first: when our
+        server cannot listen, or another server answers there, move to a new port.
+        """
+        for _attempt in range(3):
+            seconds = self._start_once(wait)
+            if seconds is not None:
+                return seconds
+            self.stop()
+            self.env.new_port()
+            self.http = httpx.Client(base_url=self.env.url, timeout=120, trust_env=False)
+        raise RuntimeError("cao-server could not get a free port after 3 tries")
+
+    def _start_once(self, wait: float) -> float | None:
         log = open(self.env.tmp / "server.log", "ab")
         t0 = time.perf_counter()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "cao.server.main", "--port", str(self.env.port)],
             env=self.env.environ(**self.extra), cwd=self.env.work, stdout=log, stderr=log,
             stdin=subprocess.DEVNULL, start_new_session=True)
+        log.close()  # the child has its own copy
         deadline = t0 + wait
         while time.perf_counter() < deadline:
             if self.proc.poll() is not None:
+                text = (self.env.tmp / "server.log").read_text(errors="replace")
+                if "address already in use" in text.lower():
+                    return None
                 raise RuntimeError(f"cao-server exited with {self.proc.returncode}; "
                                    f"see {self.env.tmp / 'server.log'}")
             try:
                 if self.http.get("/health", timeout=1).status_code == 200:
-                    return time.perf_counter() - t0
+                    seconds = time.perf_counter() - t0
+                    home = self.http.get("/info", timeout=5).json().get("home")
+                    return seconds if home == str(self.env.home) else None
             except httpx.HTTPError:
                 pass
             time.sleep(0.005)
