@@ -31,7 +31,7 @@ Tools to delegate work to other agents managed by cao (CLI Agent Orchestrator).
 - send_message: send a message to another agent's terminal by its terminal id.
 Agent profiles are names such as developer, reviewer, data_analyst."""
 
-server = MCPServer("cao-mcp-server", instructions=INSTRUCTIONS)
+server = MCPServer("cao-mcp-server", instructions=INSTRUCTIONS, log_level="WARNING")
 
 
 def _terminal_id() -> str | None:
