@@ -4,7 +4,7 @@
 # not see or change them). Idempotent: a CLI already present at its pinned version is
 # skipped, so CI can cache the prefix between runs.
 #
-# Usage: scripts/install-agent-clis.sh [NAME...]     NAME: claude codex gemini opencode qwen
+# Usage: scripts/install-agent-clis.sh [NAME...]     NAME: claude codex gemini opencode qwen copilot
 #   CAO_AGENT_CLIS_DIR  install prefix (default ~/.cache/cao/agent-clis)
 # Prints the bin directory to put on PATH as its last line.
 set -euo pipefail
@@ -18,8 +18,9 @@ declare -A PINS=(
   [gemini]="@google/gemini-cli@0.61.0"
   [opencode]="opencode-ai@1.18.33"
   [qwen]="@qwen-code/qwen-code@0.15.10"
+  [copilot]="@github/copilot@1.0.102"
 )
-ORDER=(claude codex gemini opencode qwen)
+ORDER=(claude codex gemini opencode qwen copilot)
 
 if ! command -v npm >/dev/null 2>&1; then
   echo "install-agent-clis: npm not found; install Node.js 20+ first (e.g. apt-get install nodejs npm)" >&2
@@ -58,7 +59,7 @@ for name in "${ORDER[@]}"; do
   [ -d "$PREFIX/$name/node_modules/.bin" ] || continue
   for exe in "$PREFIX/$name/node_modules/.bin/"*; do
     base="$(basename "$exe")"
-    case "$base" in claude|codex|gemini|opencode|qwen) ln -sfn "$exe" "$bin/$base" ;; esac
+    case "$base" in claude|codex|gemini|opencode|qwen|copilot) ln -sfn "$exe" "$bin/$base" ;; esac
   done
 done
 

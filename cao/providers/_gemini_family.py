@@ -141,7 +141,9 @@ class GeminiFamilyProvider(AgentCliProvider):
         lines = sc.clean_lines(screen)
         area = input_area_start(lines)
         history = lines[:area] if area >= 0 else lines
-        turn = self._last_turn(history) or history
+        turn = self._last_turn(history)
+        if turn is None:  # no prompt on screen: nothing was asked yet
+            return None
         start = self._answer_start(turn)
         if start < 0:
             return None

@@ -160,3 +160,19 @@ def opencode_answer(home: Path) -> str | None:
     finally:
         conn.close()
     return None
+
+
+def copilot_answer(home: Path) -> str | None:
+    """~/.copilot/session-state/<id>/events.jsonl: `user.message` / `assistant.message`."""
+    log = newest(list((home / ".copilot" / "session-state").glob("*/events.jsonl")))
+    if log is None:
+        return None
+    answer = None
+    for event in _jsonl(log):
+        kind = event.get("type")
+        data = event.get("data") or {}
+        if kind == "user.message":
+            answer = None
+        elif kind == "assistant.message" and isinstance(data.get("content"), str):
+            answer = data["content"] or answer
+    return answer

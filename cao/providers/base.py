@@ -74,6 +74,9 @@ class LaunchPlan:
     # Files to write before launch, e.g. a per-terminal settings.json.
     files: dict[Path, str] = field(default_factory=dict)
     cwd: Path | None = None
+    # Symlinks to create before launch (link path -> existing target): how a CLI whose
+    # login state lives in the user's home finds it from a per-terminal HOME.
+    links: dict[Path, Path] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -160,7 +160,9 @@ class ClaudeCodeProvider(AgentCliProvider):
         lines = sc.clean_lines(screen)
         box = _input_box(lines)
         history = lines[:box] if box >= 0 else lines
-        turn = self._last_turn(history) or history
+        turn = self._last_turn(history)
+        if turn is None:  # no prompt on screen: nothing was asked yet
+            return None
         starts = _answer_starts(turn)
         if not starts:
             return None

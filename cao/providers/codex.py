@@ -173,7 +173,9 @@ class CodexProvider(AgentCliProvider):
         lines = sc.clean_lines(screen)
         box = _input_line(lines)
         history = lines[:box] if box >= 0 else lines
-        turn = self._last_turn(history) or history
+        turn = self._last_turn(history)
+        if turn is None:  # no prompt on screen: nothing was asked yet
+            return None
         start = self._answer_start(turn)
         if start < 0:
             return None

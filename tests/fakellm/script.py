@@ -211,6 +211,7 @@ def find_mcp_tool(tools: list[ToolSpec], bare: str, server: str | None) -> ToolS
     """The advertised tool that is MCP tool `bare`, whatever prefix the CLI gave it.
 
     Claude and Qwen: mcp__server__tool; Gemini: mcp_server_tool; opencode: server_tool;
+    Copilot: server-tool;
     Codex: tool `bare` inside namespace mcp__server. A tool named exactly `bare` is a
     built-in (Qwen has its own send_message) and is never taken for the MCP one.
     """
@@ -221,7 +222,7 @@ def find_mcp_tool(tools: list[ToolSpec], bare: str, server: str | None) -> ToolS
             ok = spec.name == bare and spec.namespace.startswith("mcp")
             owner = spec.namespace
         else:
-            ok = spec.name != bare and re.search(r"(?:_|\.)" + re.escape(bare) + "$", spec.name)
+            ok = spec.name != bare and re.search(r"[-_.]" + re.escape(bare) + "$", spec.name)
             owner = spec.name[: -len(bare)]
         if ok and (server_key is None or server_key in _norm(owner)):
             candidates.append(spec)

@@ -13,6 +13,7 @@ from cao.providers.registry import get_provider
 from provider_testlib import Profile
 
 REAL = ["claude_code", "codex", "gemini_cli", "opencode_cli", "qwen_code"]
+ALL = REAL + ["copilot_cli", "kiro_cli", "q_cli", "kimi_cli"]
 PROMPT = 'You are "careful".\nAnswer in one line; use C:\\paths and {braces}.'
 EXTRA_MCP = {"lab": {"type": "stdio", "command": "/usr/bin/python3", "args": ["echo.py"],
                      "env": {"ECHO_FILE": "/tmp/echo"}}}
@@ -42,6 +43,12 @@ def mcp_of(name: str, plan, ctx) -> dict[str, dict]:
                 _, server, field = key.split(".", 2)
                 servers.setdefault(server, {})[field] = value
         return servers
+    if name in ("copilot_cli", "kimi_cli"):
+        path = ctx.terminal_home / "cao-mcp.json"
+        return json.loads(plan.files[path])["mcpServers"]
+    if name in ("kiro_cli", "q_cli"):
+        agent = next(v for k, v in plan.files.items() if k.parent.name in ("agents", "cli-agents"))
+        return json.loads(agent)["mcpServers"]
     if name in ("gemini_cli", "qwen_code"):
         folder = ".gemini" if name == "gemini_cli" else ".qwen"
         return json.loads(plan.files[home / folder / "settings.json"])["mcpServers"]
@@ -50,7 +57,7 @@ def mcp_of(name: str, plan, ctx) -> dict[str, dict]:
             for k, v in conf["mcp"].items()}
 
 
-@pytest.mark.parametrize("name", REAL)
+@pytest.mark.parametrize("name", ALL)
 def test_files_stay_in_the_terminal_home_and_nothing_is_written(name, make_ctx):
     ctx = make_ctx(profile=Profile(system_prompt=PROMPT, mcpServers=EXTRA_MCP))
     plan = get_provider(name).build_launch(ctx)
@@ -66,7 +73,7 @@ def test_files_stay_in_the_terminal_home_and_nothing_is_written(name, make_ctx):
     assert plan.argv[0] == get_provider(name).binary
 
 
-@pytest.mark.parametrize("name", REAL)
+@pytest.mark.parametrize("name", ALL)
 def test_cao_mcp_server_is_injected_with_the_terminal_id(name, make_ctx):
     ctx = make_ctx(profile=Profile(mcpServers=EXTRA_MCP))
     servers = mcp_of(name, get_provider(name).build_launch(ctx), ctx)
@@ -200,7 +207,7 @@ def test_opencode_config(make_ctx):
     assert plan.files[prompt_file].startswith(PROMPT)
 
 
-@pytest.mark.parametrize("name", REAL)
+@pytest.mark.parametrize("name", ALL)
 def test_remote_mcp_servers_are_reported(name):
     problems = get_provider(name).validate_profile(
         Profile(mcpServers={"web": {"type": "http", "url": "https://x"}, "bad": {"type": "stdio"}}))
@@ -208,8 +215,48 @@ def test_remote_mcp_servers_are_reported(name):
     assert any("mcpServers.bad" in p and "command" in p for p in problems)
 
 
-@pytest.mark.parametrize("name", REAL)
+@pytest.mark.parametrize("name", REAL + ["copilot_cli"])
 def test_verified_versions_match_the_install_script(name):
     script = (Path(__file__).resolve().parents[3] / "scripts" / "install-agent-clis.sh").read_text()
     for version in get_provider(name).verified_versions:
         assert f"@{version}\"" in script
+
+
+def test_copilot_launch(make_ctx):
+    ctx = make_ctx(profile=Profile(system_prompt=PROMPT, model="fake-model"),
+                   env={"COPILOT_PROVIDER_BASE_URL": "http://127.0.0.1:5002/v1"})
+    plan = get_provider("copilot_cli").build_launch(ctx)
+    home = ctx.terminal_home / ".copilot"
+    assert json.loads(plan.files[home / "config.json"]) == {
+        "trustedFolders": [str(ctx.working_directory)]}
+    assert plan.files[home / "copilot-instructions.md"].startswith(PROMPT)
+    assert plan.env["COPILOT_HOME"] == str(home)
+    assert plan.env["COPILOT_AUTO_UPDATE"] == "false"
+    assert plan.env["COPILOT_OFFLINE"] == "true" and plan.env["COPILOT_MODEL"] == "fake-model"
+    assert plan.argv[plan.argv.index("--allow-tool") + 1] == "cao-mcp-server"
+
+
+@pytest.mark.parametrize("name,agents", [("kiro_cli", ".kiro/agents"),
+                                         ("q_cli", ".aws/amazonq/cli-agents")])
+def test_q_family_agent_file(name, agents, make_ctx, monkeypatch, tmp_path):
+    real_home = tmp_path / "real-home"
+    monkeypatch.setenv("HOME", str(real_home))
+    data = ".local/share/kiro-cli" if name == "kiro_cli" else ".local/share/amazon-q"
+    (real_home / data).mkdir(parents=True)
+    ctx = make_ctx(profile=Profile(name="data analyst", system_prompt=PROMPT,
+                                   allowedTools=["fs_read", "@lab"]))
+    plan = get_provider(name).build_launch(ctx)
+    agent = json.loads(plan.files[ctx.terminal_home / agents / "cao-data-analyst.json"])
+    assert agent["prompt"] == PROMPT
+    assert agent["allowedTools"] == ["fs_read", "@lab", "@cao-mcp-server"]
+    assert plan.argv[1:4] == ["chat", "--agent", "cao-data-analyst"]
+    assert plan.links == {ctx.terminal_home / data: real_home / data}
+    assert not any(link.is_relative_to(real_home) for link in plan.links)
+
+
+def test_kimi_agent_file(make_ctx):
+    ctx = make_ctx(profile=Profile(system_prompt=PROMPT))
+    plan = get_provider("kimi_cli").build_launch(ctx)
+    agent = plan.files[Path(plan.argv[plan.argv.index("--agent-file") + 1])]
+    assert "extend: default" in agent and "cao-system.md" in agent
+    assert "--no-thinking" in plan.argv

@@ -64,6 +64,33 @@ CASES = [
     ("opencode_cli", "opencode", "mcp-done.txt", S.COMPLETED, "TOOL-DONE: echoed: tmux-mcp-opencode"),
     ("opencode_cli", "opencode", "permission-live.txt", S.WAITING_USER_ANSWER, None),
     ("opencode_cli", "opencode", "multiline-live.txt", S.COMPLETED, MULTILINE.format(b="-")),
+    ("copilot_cli", "copilot", "idle-live.txt", S.IDLE, None),
+    ("copilot_cli", "copilot", "busy-live.txt", S.PROCESSING, None),
+    ("copilot_cli", "copilot", "done-live.txt", S.COMPLETED, "copilot line one\ncopilot line two"),
+    ("copilot_cli", "copilot", "firstrun-trust-live.txt", S.WAITING_USER_ANSWER, None),
+    ("copilot_cli", "copilot", "permission-live.txt", S.WAITING_USER_ANSWER, None),
+    ("copilot_cli", "copilot", "mcp-permission-live.txt", S.WAITING_USER_ANSWER, None),
+    ("copilot_cli", "copilot", "mcp-done-live.txt", S.COMPLETED,
+     'TOOL-DONE: echoed: tui copilot\n\n{"result":"echoed: tui copilot"}'),
+    ("copilot_cli", "copilot", "mcp-allowed-live.txt", S.COMPLETED,
+     'TOOL-DONE: echoed: cop mcp\n\n{"result":"echoed: cop mcp"}'),
+    # hand-written from public docs and issues (unverified providers; see their READMEs)
+    ("q_cli", "q_cli", "idle.txt", S.IDLE, None),
+    ("q_cli", "q_cli", "busy.txt", S.PROCESSING, None),
+    ("q_cli", "q_cli", "done.txt", S.COMPLETED, "The working tree is clean.\n\nNothing to commit on branch main."),
+    ("q_cli", "q_cli", "permission.txt", S.WAITING_USER_ANSWER, None),
+    ("q_cli", "q_cli", "error.txt", S.ERROR, None),
+    ("kiro_cli", "kiro_cli", "legacy-idle.txt", S.IDLE, None),
+    ("kiro_cli", "kiro_cli", "legacy-done.txt", S.COMPLETED, "The mean is 3.\n\nSum 15 over 5 values."),
+    ("kiro_cli", "kiro_cli", "legacy-permission.txt", S.WAITING_USER_ANSWER, None),
+    ("kiro_cli", "kiro_cli", "tui-idle.txt", S.IDLE, None),
+    ("kiro_cli", "kiro_cli", "tui-busy.txt", S.PROCESSING, None),
+    ("kiro_cli", "kiro_cli", "tui-done.txt", S.COMPLETED, "The mean is 3.\n\nSum 15 over 5 values."),
+    ("kimi_cli", "kimi_cli", "idle.txt", S.IDLE, None),
+    ("kimi_cli", "kimi_cli", "busy.txt", S.PROCESSING, None),
+    ("kimi_cli", "kimi_cli", "done.txt", S.COMPLETED,
+     "The mean is 3.\n\ndef mean(xs):\n    return sum(xs) / len(xs)"),
+    ("kimi_cli", "kimi_cli", "permission.txt", S.WAITING_USER_ANSWER, None),
 ]
 
 
@@ -94,6 +121,7 @@ def test_every_captured_screen_is_covered():
     ("codex", "codex", "firstrun-git.txt", ["Enter"]),
     ("gemini_cli", "gemini", "firstrun-fresh.txt", ["Enter"]),
     ("gemini_cli", "gemini", "firstrun-fresh-2.txt", ["Enter"]),
+    ("copilot_cli", "copilot", "firstrun-trust-live.txt", ["Enter"]),
 ])
 def test_first_run_dialogs_are_answered(provider, cli, name, keys):
     answer = get_provider(provider).dialog_answer(screen(cli, name))
@@ -106,6 +134,8 @@ def test_first_run_dialogs_are_answered(provider, cli, name, keys):
     ("gemini_cli", "gemini", "permission.txt"),
     ("qwen_code", "qwen", "permission.txt"),
     ("gemini_cli", "gemini", "loop-detected-live.txt"),
+    ("copilot_cli", "copilot", "permission-live.txt"),
+    ("copilot_cli", "copilot", "mcp-permission-live.txt"),
 ])
 def test_permission_prompts_are_never_answered_automatically(provider, cli, name):
     assert get_provider(provider).dialog_answer(screen(cli, name)) is None
@@ -116,3 +146,13 @@ def test_ansi_and_nbsp_do_not_matter():
     text = screen("claude", "done.txt").replace("● ", "\x1b[38;5;15m●\x1b[0m\xa0", 1)
     assert p.classify(text) == S.COMPLETED
     assert p.extract_last_answer(text, "") == "interactive answer from fake"
+
+
+@pytest.mark.parametrize("name,unverified", [
+    ("claude_code", False), ("codex", False), ("gemini_cli", False), ("opencode_cli", False),
+    ("qwen_code", False), ("copilot_cli", False),
+    ("kiro_cli", True), ("q_cli", True), ("kimi_cli", True)])
+def test_unverified_flag(name, unverified):
+    provider = get_provider(name)
+    assert provider.unverified is unverified
+    assert bool(provider.verified_versions) is not unverified
