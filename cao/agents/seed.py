@@ -107,3 +107,8 @@ def analysis_supervisor(message: str, ctx: Any) -> str:
     state["template"] = ctx.handoff("report_generator", "Write the report template.")
     return (f"Assigned {len(workers)} analyses to data_analyst workers; the report follows "
             "when their results arrive.")
+
+
+# Tells the python host to open its MCP session while the prompt is up, not at the first
+# tool call: the supervisor always delegates.
+analysis_supervisor.cao_tools = True  # type: ignore[attr-defined]

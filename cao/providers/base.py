@@ -108,6 +108,9 @@ class Provider:
     exit_command: ClassVar[str | None] = "/exit"
     # True when the provider was only built from public docs and screen fixtures.
     unverified: ClassVar[bool] = False
+    # Seconds of output quiet after a paste before the submit key is sent (TUIs redraw
+    # the pasted text; pressing Enter mid-redraw can be taken as part of the paste).
+    paste_settle: ClassVar[float] = 0.03
     # True when the CLI shows its idle prompt before its MCP servers are connected (Claude
     # Code does): the terminal layer should hold the first message until cao-mcp-server
     # for this terminal has checked in with the server, or the agent cannot see cao's tools.

@@ -19,6 +19,7 @@ class PythonProvider(Provider):
     binary = None
     exit_command = "/exit"
     verified_versions = ("builtin",)
+    paste_settle = 0.005  # the host echoes a paste in one write
 
     def validate_profile(self, profile: Any) -> list[str]:
         entry = getattr(profile, "entrypoint", None)

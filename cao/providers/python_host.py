@@ -19,10 +19,8 @@ and the MCP client (slow to import) is only loaded when the function first calls
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import importlib
-import inspect
 import json
 import os
 import re
@@ -30,10 +28,11 @@ import sys
 import termios
 import threading
 import time
-import traceback
 import tty
-import urllib.request
 from typing import Any, Callable
+
+# asyncio, inspect, traceback and urllib are imported where used: most agents never need
+# them, and every python agent pays this module's import time before showing its prompt.
 
 PROMPT = "❯ "
 ASK_PROMPT = "?❯ "
@@ -188,10 +187,33 @@ class Host:
     def __init__(self, entrypoint: str):
         self.entrypoint = entrypoint
         self.reader = InputReader()
-        self.loop = asyncio.new_event_loop()
-        self._mcp_ready: asyncio.Future | None = None
-        self._mcp_client: Any = None
-        threading.Thread(target=self.loop.run_forever, daemon=True, name="cao-mcp").start()
+        self._loop: Any = None
+        self._loop_lock = threading.Lock()
+        self._mcp_ready: Any = None
+
+    @property
+    def loop(self) -> Any:
+        """An event loop in a background thread, for MCP and async agent functions."""
+        with self._loop_lock:
+            if self._loop is None:
+                import asyncio
+
+                self._loop = asyncio.new_event_loop()
+                threading.Thread(target=self._loop.run_forever, daemon=True, name="cao-mcp").start()
+            return self._loop
+
+    def open_mcp_in_background(self) -> None:
+        """Start the MCP session now, for agents that will call tools (`cao_tools = True`)."""
+        import asyncio
+
+        asyncio.run_coroutine_threadsafe(self._ensure_mcp(), self.loop)
+
+    async def _ensure_mcp(self) -> Any:
+        import asyncio
+
+        if self._mcp_ready is None:
+            self._mcp_ready = asyncio.ensure_future(self._open_mcp())
+        return await self._mcp_ready
 
     # -- MCP session (lazy: importing mcp costs most of a second) ---------------------
     async def _open_mcp(self) -> Any:
@@ -208,9 +230,7 @@ class Host:
         return await client.__aenter__()
 
     async def _call_tool(self, name: str, arguments: dict[str, Any]) -> str:
-        if self._mcp_ready is None:
-            self._mcp_ready = asyncio.ensure_future(self._open_mcp())
-        client = await self._mcp_ready
+        client = await self._ensure_mcp()
         result = await client.call_tool(name, arguments)
         text = "\n".join(getattr(c, "text", "") for c in result.content)
         if getattr(result, "is_error", False) or getattr(result, "isError", False):
@@ -218,10 +238,14 @@ class Host:
         return text
 
     def call_tool_sync(self, name: str, arguments: dict[str, Any]) -> str:
+        import asyncio
+
         return asyncio.run_coroutine_threadsafe(self._call_tool(name, arguments), self.loop).result()
 
     # -- plain HTTP for the automatic assign callback ---------------------------------
     def post_callback(self, ctx: AgentContext, receiver: str, text: str) -> None:
+        import urllib.request
+
         body = json.dumps({"sender_id": ctx.terminal_id, "receiver_id": receiver,
                            "message": text}).encode()
         req = urllib.request.Request(f"{ctx.server_url}/orchestration/send_message", data=body,
@@ -242,6 +266,9 @@ class Host:
         return fn
 
     def invoke(self, fn: Callable[..., Any], message: str, ctx: AgentContext) -> Any:
+        import asyncio
+        import inspect
+
         params = inspect.signature(fn).parameters
         args = (message, ctx) if len(params) >= 2 else (message,)
         if inspect.iscoroutinefunction(fn):
@@ -258,6 +285,8 @@ class Host:
             return 1
         ctx = AgentContext(self)
         write("\x1b[?2004h")  # ask the terminal for bracketed paste
+        if getattr(fn, "cao_tools", False):
+            self.open_mcp_in_background()
         while True:
             write(f"\n{PROMPT}")
             try:
@@ -282,6 +311,8 @@ class Host:
                 if ctx.assigned_by and ctx.assigned_by not in ctx._replied_to:
                     self.post_callback(ctx, ctx.assigned_by, answer)
             except Exception as exc:
+                import traceback
+
                 detail = traceback.format_exc()
                 write("\n" + indent(detail.rstrip()))
                 summary = f"{type(exc).__name__}: {exc}".replace("\n", " ")

@@ -47,6 +47,7 @@ class RunExecutor:
         self.cancelled = False
         self.finished = asyncio.Event()
         self._session_lock = asyncio.Lock()
+        self._cleanups: set[asyncio.Task] = set()
 
     # -- helpers used by node kinds ------------------------------------------------
     async def create_terminal(self, key: str, profile: Any, provider: str,
@@ -290,7 +291,13 @@ class RunExecutor:
         targeted = any(d["spec"].kind == "send_message" and d["spec"].target == node_id
                        for _, d in self.compiled.graph.nodes(data=True))
         if not targeted:
-            await self._retire_node_terminal(key, "handoff finished")
+            # In the background: the next node need not wait for this worker to exit.
+            self._background(self._retire_node_terminal(key, "handoff finished"))
+
+    def _background(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._cleanups.add(task)
+        task.add_done_callback(self._cleanups.discard)
 
     async def _retire_node_terminal(self, key: str, reason: str) -> None:
         node = runs_store.get_node(self.conn, self.run_id, key)
@@ -310,6 +317,8 @@ class RunExecutor:
             await self.close_terminals(f"run {state}")
 
     async def close_terminals(self, reason: str) -> None:
+        if self._cleanups:
+            await asyncio.wait(list(self._cleanups), timeout=30)
         terminals = self.services.terminals
         for row in sessions_store.list_terminals(self.conn, run_id=self.run_id, alive_only=True):
             try:

@@ -320,7 +320,7 @@ class TerminalManager:
         async with live.input_lock:
             buffer_name = f"cao-{terminal_id}-{secrets.token_hex(3)}"
             await asyncio.to_thread(self.tmux.paste, live.pane_id, text, buffer_name)
-            await self._settle(live)
+            await self._settle(live, quiet=live.provider.paste_settle)
             size_before = live.log_size()
             live.last_input_at = started = time.monotonic()
             for _attempt in range(3):
@@ -379,7 +379,7 @@ class TerminalManager:
                 except Exception:
                     pass
             await asyncio.to_thread(self.tmux.kill_window, live.pane_id)
-        await asyncio.to_thread(reap_processes, terminal_id)
+        await asyncio.to_thread(reap_processes, terminal_id, 2.0, row.get("created_at"))
         try:
             (live.provider if live else _provider_for_row(row)).cleanup(_cleanup_ctx(row))
         except Exception:
@@ -470,7 +470,7 @@ def _cleanup_ctx(row: dict[str, Any]) -> LaunchContext:
                          env={}, cao_mcp=McpServerLaunch(command=""))
 
 
-def reap_processes(terminal_id: str, grace: float = 2.0) -> int:
+def reap_processes(terminal_id: str, grace: float = 2.0, since: float | None = None) -> int:
     """Kill every process that carries this terminal's CAO_TERMINAL_ID in its environment.
 
     Killing the tmux window only signals the pane's process group; agent CLIs start
@@ -478,8 +478,10 @@ def reap_processes(terminal_id: str, grace: float = 2.0) -> int:
     """
     me = os.getpid()
     victims = []
-    for proc in psutil.process_iter(["pid"]):
-        if proc.pid == me:
+    for proc in psutil.process_iter(["pid", "create_time"]):
+        # Reading an environment costs a /proc read; processes older than the terminal
+        # cannot belong to it, so most of the machine is skipped on the cheap field.
+        if proc.pid == me or (since is not None and (proc.info["create_time"] or 0) < since - 1):
             continue
         try:
             if proc.environ().get("CAO_TERMINAL_ID") == terminal_id:
