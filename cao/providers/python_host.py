@@ -266,12 +266,20 @@ class Host:
         return fn
 
     def invoke(self, fn: Callable[..., Any], message: str, ctx: AgentContext) -> Any:
-        import asyncio
-        import inspect
+        code = getattr(fn, "__code__", None)
+        if code is not None:  # plain functions: no need to import inspect (slow) per agent
+            is_coroutine = bool(code.co_flags & 0x80)  # CO_COROUTINE
+            positional = code.co_argcount - (1 if getattr(fn, "__self__", None) is not None else 0)
+            takes_ctx = positional >= 2 or bool(code.co_flags & 0x04)  # or *args
+        else:
+            import inspect
 
-        params = inspect.signature(fn).parameters
-        args = (message, ctx) if len(params) >= 2 else (message,)
-        if inspect.iscoroutinefunction(fn):
+            is_coroutine = inspect.iscoroutinefunction(fn)
+            takes_ctx = len(inspect.signature(fn).parameters) >= 2
+        args = (message, ctx) if takes_ctx else (message,)
+        if is_coroutine:
+            import asyncio
+
             return asyncio.run_coroutine_threadsafe(fn(*args), self.loop).result()
         return fn(*args)
 
