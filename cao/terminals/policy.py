@@ -32,14 +32,18 @@ def check_working_directory(path: str | Path) -> Path:
     raw = str(path)
     if "\x00" in raw:
         raise WorkingDirectoryError("working directory contains a NUL byte")
-    resolved = os.path.realpath(os.path.expanduser(raw))
+    absolute = os.path.abspath(os.path.expanduser(raw))
+    resolved = os.path.realpath(absolute)
     if not any(_within(resolved, root) for root in _allowed_roots()):
         for blocked in BLOCKED_DIRS:
-            if resolved == blocked or (blocked != "/" and _within(resolved, blocked)):
-                raise WorkingDirectoryError(
-                    f"working directory {raw!r} resolves to {resolved!r}, which is inside the "
-                    f"blocked system directory {blocked!r}; use a project directory instead "
-                    "(or list it in CAO_WORKDIR_ALLOW)")
+            # Both spellings: /lib may be a link to /usr/lib (merged /usr).
+            for form in {blocked, os.path.realpath(blocked)}:
+                for candidate in (absolute, resolved):
+                    if candidate == form or (form != "/" and _within(candidate, form)):
+                        raise WorkingDirectoryError(
+                            f"working directory {raw!r} resolves to {resolved!r}, which is inside "
+                            f"the blocked system directory {blocked!r}; use a project directory "
+                            "instead (or list it in CAO_WORKDIR_ALLOW)")
     if not os.path.isdir(resolved):
         raise WorkingDirectoryError(f"working directory {raw!r} does not exist or is not a directory")
     return Path(resolved)
