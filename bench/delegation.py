@@ -10,7 +10,6 @@ loopback port with its own CAO_HOME and tmux socket and removes everything at th
 from __future__ import annotations
 
 import asyncio
-import statistics
 import sys
 import time
 from pathlib import Path
