@@ -19,7 +19,7 @@ class PythonProvider(Provider):
     binary = None
     exit_command = "/exit"
     verified_versions = ("builtin",)
-    paste_settle = 0.005  # the host echoes a paste in one write
+    paste_settle = 0.0  # the host parses paste and Enter from one read: submit at once
 
     def validate_profile(self, profile: Any) -> list[str]:
         entry = getattr(profile, "entrypoint", None)

@@ -16,7 +16,7 @@ from cao.runtime.delegation import Delegation
 
 log = logging.getLogger(__name__)
 
-INBOX_SWEEP_INTERVAL = 2.0
+INBOX_SWEEP_INTERVAL = 5.0  # a safety net: deliveries are event-driven
 
 
 @dataclass

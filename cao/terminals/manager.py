@@ -31,8 +31,8 @@ from cao.terminals.watcher import LogWatcher
 
 log = logging.getLogger(__name__)
 
-REFRESH_DEBOUNCE = 0.015   # coalesce bursts of output into one screen read
-SWEEP_INTERVAL = 2.0       # safety net for missed events and dead panes
+REFRESH_DEBOUNCE = 0.008   # coalesce bursts of output into one screen read
+SWEEP_INTERVAL = 5.0       # safety net for missed events and dead panes
 SUBMIT_VERIFY_TIMEOUT = 1.5
 MCP_WAIT_LIMIT = 30.0      # never hold a first message longer than this for MCP check-in
 
@@ -319,16 +319,27 @@ class TerminalManager:
         text = live.provider.format_message(text, kind=kind)
         async with live.input_lock:
             buffer_name = f"cao-{terminal_id}-{secrets.token_hex(3)}"
-            await asyncio.to_thread(self.tmux.paste, live.pane_id, text, buffer_name)
-            await self._settle(live, quiet=live.provider.paste_settle)
-            size_before = live.log_size()
-            live.last_input_at = started = time.monotonic()
-            for _attempt in range(3):
-                await asyncio.to_thread(self.tmux.send_keys, live.pane_id, *live.provider.submit_keys)
-                if await self._grew(live, size_before, SUBMIT_VERIFY_TIMEOUT):
-                    break
-                log.info("terminal %s did not react to submit; pressing it again", terminal_id)
+            keys = live.provider.submit_keys
+            if live.provider.paste_settle <= 0:
+                # The agent takes paste and submit in one read: one tmux call for both.
+                size_before = live.log_size()
+                live.last_input_at = started = time.monotonic()
+                await asyncio.to_thread(self.tmux.paste, live.pane_id, text, buffer_name, keys)
+                pressed = await self._grew(live, size_before, SUBMIT_VERIFY_TIMEOUT)
             else:
+                await asyncio.to_thread(self.tmux.paste, live.pane_id, text, buffer_name)
+                await self._settle(live, quiet=live.provider.paste_settle)
+                size_before = live.log_size()
+                live.last_input_at = started = time.monotonic()
+                pressed = False
+            for _attempt in range(3):
+                if pressed:
+                    break
+                await asyncio.to_thread(self.tmux.send_keys, live.pane_id, *keys)
+                pressed = await self._grew(live, size_before, SUBMIT_VERIFY_TIMEOUT)
+                if not pressed:
+                    log.info("terminal %s did not react to submit; pressing it again", terminal_id)
+            if not pressed:
                 raise TerminalError(f"terminal {terminal_id} did not accept the input "
                                     "(no reaction to the submit key after 3 tries)")
             if live.status != TerminalStatus.PROCESSING:

@@ -134,15 +134,20 @@ class Tmux:
         return "\n".join(self.run(*args))
 
     # -- input ----------------------------------------------------------------------
-    def paste(self, pane_id: str, text: str, buffer_name: str) -> None:
+    def paste(self, pane_id: str, text: str, buffer_name: str, then_keys: list[str] | None = None) -> None:
         """Paste `text` verbatim, bracketed when the app asked for bracketed paste.
 
         The text goes to tmux on stdin (load-buffer -), never on a command line, so its
-        content cannot be interpreted by tmux or a shell and does not show in `ps`.
+        content cannot be interpreted by tmux or a shell and does not show in `ps`. One
+        tmux invocation loads, pastes and (with `then_keys`) presses the submit keys.
         """
-        subprocess.run([*self.base_argv(), "load-buffer", "-b", buffer_name, "-"],
-                       input=text.encode("utf-8"), check=True, capture_output=True, timeout=30)
-        self.run("paste-buffer", "-p", "-d", "-r", "-b", buffer_name, "-t", pane_id)
+        argv = [*self.base_argv(), "load-buffer", "-b", buffer_name, "-", ";",
+                "paste-buffer", "-p", "-d", "-r", "-b", buffer_name, "-t", pane_id]
+        if then_keys:
+            argv += [";", "send-keys", "-t", pane_id, *then_keys]
+        result = subprocess.run(argv, input=text.encode("utf-8"), capture_output=True, timeout=30)
+        if result.returncode != 0:
+            raise TmuxError(f"tmux paste failed: {result.stderr.decode(errors='replace').strip()}")
 
     def send_keys(self, pane_id: str, *keys: str) -> None:
         self.run("send-keys", "-t", pane_id, *keys)
