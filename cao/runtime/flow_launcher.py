@@ -19,6 +19,7 @@ from cao.flows.spec import flow_dir
 from cao.runtime.sessions import close_session, launch_session
 from cao.store import flows as flow_store
 from cao.store import runs as runs_store
+from cao.store import sessions as sessions_store
 from cao.store.db import connect
 from cao.terminals.tmux import check_name
 
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 # agent answers, and with `overlap: skip` that blocks later fires, so a hung agent must
 # not hold its flow forever.
 AGENT_TURN_TIMEOUT = 3600.0
+SESSION_PREFIX = "cao-flow-"
 
 
 def spec_from_file(path: str | Path) -> dict[str, Any]:
@@ -59,7 +61,26 @@ def spec_from_file(path: str | Path) -> dict[str, Any]:
 def flow_session_name(flow_name: str) -> str:
     """`cao-flow-<name>-<shortid>`, with characters tmux names cannot carry replaced."""
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", flow_name).strip("-.") or "flow"
-    return check_name("session", f"cao-flow-{safe[:44]}-{secrets.token_hex(3)}")
+    return check_name("session", f"{SESSION_PREFIX}{safe[:44]}-{secrets.token_hex(3)}")
+
+
+async def close_orphaned_sessions(services: Any) -> None:
+    """Close flow sessions a previous server process left open.
+
+    Their flow runs are closed as interrupted (not re-run) when the scheduler starts, so
+    nothing will ever talk to these agents again; left alone they would pile up.
+    """
+    for row in sessions_store.list_sessions(services.conn):
+        if row["name"].startswith(SESSION_PREFIX):
+            log.warning("closing flow session %s left by a previous server", row["name"])
+            await close_session(services, row["name"], state="failed",
+                                error="interrupted: the cao server stopped",
+                                reason="flow run interrupted by a server restart")
+
+
+def _workdir(spec: dict[str, Any]) -> str:
+    """Agents and workflows of a flow run where its gate runs: by default the flow's folder."""
+    return spec.get("working_directory") or str(flow_dir(spec))
 
 
 class FlowLauncher:
@@ -83,7 +104,7 @@ class FlowLauncher:
         name = flow_session_name(spec["name"])
         started = await launch_session(
             self.services, spec["agent_profile"], spec.get("provider"), name,
-            working_directory=spec.get("working_directory") or str(flow_dir(spec)),
+            working_directory=_workdir(spec),
             near=Path(spec["path"]) if spec.get("path") else None)
         terminal_id = started["terminal"]["id"]
         links = {"session_name": name, "terminal_id": terminal_id}
@@ -113,7 +134,7 @@ class FlowLauncher:
         runs = self.services.extras["runs"]
         run = await runs.start_run(spec["workflow"], spec.get("inputs") or {},
                                    provider=spec.get("provider"),
-                                   working_directory=spec.get("working_directory"))
+                                   working_directory=_workdir(spec))
         links = {"run_id": run["id"], "session_name": run["session_name"]}
         self._link(flow_run_id, **links)
         # The executor sets `finished` whatever the outcome (also on cancel and crash).
@@ -137,6 +158,7 @@ def attach_flows(services: Any) -> FlowScheduler:
     services.extras["flows"] = scheduler
 
     async def start(_services: Any) -> None:
+        await close_orphaned_sessions(services)  # before any flow fires in this process
         await scheduler.start()
 
     async def stop(_services: Any) -> None:
