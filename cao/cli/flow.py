@@ -104,6 +104,19 @@ def disable(name: str = typer.Argument(...)) -> None:
     typer.echo(f"disabled {name}")
 
 
+def _wait_for(c: Any, name: str, row: dict, timeout: float) -> dict:
+    """Poll a flow run until it ends (or exit 1 after `timeout` seconds)."""
+    deadline = time.monotonic() + timeout
+    while row["state"] not in FINAL_STATES:
+        if time.monotonic() > deadline:
+            typer.echo(f"error: flow run #{row['id']} still {row['state']} after "
+                       f"{timeout:.0f}s; see `cao flow history {name}`", err=True)
+            raise typer.Exit(1)
+        time.sleep(0.2)
+        row = c.get(f"/flows/{name}/runs/{row['id']}")
+    return row
+
+
 @flow_app.command("run")
 def run(name: str = typer.Argument(...),
         wait: bool = typer.Option(False, "--wait", help="Wait for the outcome, print the answer."),
@@ -114,18 +127,11 @@ def run(name: str = typer.Argument(...),
         typer.echo(fired["id"])
         if not wait:
             return
-        deadline = time.monotonic() + timeout
-        row = fired
-        while row["state"] not in FINAL_STATES:
-            if time.monotonic() > deadline:
-                typer.echo(f"error: flow run #{fired['id']} still {row['state']} after "
-                           f"{timeout:.0f}s; see `cao flow history {name}`", err=True)
-                raise typer.Exit(1)
-            time.sleep(0.2)
-            row = c.get(f"/flows/{name}/runs/{fired['id']}")
+        row = _wait_for(c, name, fired, timeout)
     if row["state"] == "succeeded":
         typer.echo(row.get("answer") or "")
         return
+    # gated off is the gate doing its job, not an error; skipped and failed are
     typer.echo(f"flow run #{row['id']} {row['state']}: {row.get('reason') or ''}", err=True)
     raise typer.Exit(0 if row["state"] == "gated_off" else 1)
 
