@@ -69,12 +69,24 @@ async def add_flow(body: FlowAdd, request: Request) -> dict[str, Any]:
                                  "working directory; pass an absolute path)")
     try:
         spec = await asyncio.to_thread(spec_from_file, path)
+        await asyncio.to_thread(_check_target, request.app.state.services, spec)
         flow = _scheduler(request).add_flow(spec)
     except SpecError as exc:
         raise HTTPException(422, str(exc)) from None
-    except FlowSpecError as exc:
+    except (FlowSpecError, LookupError, RuntimeError) as exc:
         raise HTTPException(422, f"{path}: {exc}") from None
     return _get(request, flow["name"])
+
+
+def _check_target(services: Any, spec: dict[str, Any]) -> None:
+    """Fail at `cao flow add`, not at the first fire hours later, when the profile or the
+    workflow the flow runs cannot be found or does not compile."""
+    from cao.runtime.profiles import find_profile
+
+    if spec.get("workflow"):
+        services.extras["runs"].compile(spec["workflow"])  # RunError lists the problems
+    else:
+        find_profile(spec["agent_profile"], near=Path(spec["path"]))
 
 
 @router.get("/flows")

@@ -138,6 +138,9 @@ def test_add_reports_file_and_line_of_errors(cao_env, api):
     res = cao("flow", "add", str(bad))
     assert res.returncode == 1
     assert f"{bad}:3" in res.stderr and "did you mean 'schedule'" in res.stderr
+    unknown = write_flow(cao_env["work"], "ghost", f'schedule: "{YEARLY}"\nagent_profile: ghost')
+    res = cao("flow", "add", str(unknown))
+    assert res.returncode == 1 and "unknown agent profile 'ghost'" in res.stderr
     res = cao("flow", "add", str(cao_env["work"] / "missing.md"))
     assert res.returncode == 1 and "does not exist" in res.stderr
     res = cao("flow", "run", "nope")
