@@ -63,6 +63,7 @@ def _gate(run: dict) -> str:
                       separators=(",", ":"))
 
 
+@flow_app.command("add")
 def add(file: Path = typer.Argument(..., help="Flow file (Markdown with frontmatter).")) -> None:
     """Validate a flow file and schedule it; re-adding a changed file updates the flow."""
     with _server() as c:
@@ -162,6 +163,5 @@ def history(name: str = typer.Argument(...),
 
 
 def register(app: typer.Typer) -> None:
-    flow_app.command("add")(add)
     flow_app.command("schedule", help="Same as `cao flow add` (the reference system's name).")(add)
     app.add_typer(flow_app, name="flow")
