@@ -22,6 +22,9 @@ def create_app(services: Services | None = None, extra_hosts: set[str] | None = 
         from cao.server import routes_runs  # noqa: F401  (attaches the runtime to services)
 
         routes_runs.attach(svc)
+        from cao.server import routes_flows  # after the runtime: flows start runs
+
+        routes_flows.attach(svc)
         await svc.start()
         try:
             yield
@@ -33,10 +36,11 @@ def create_app(services: Services | None = None, extra_hosts: set[str] | None = 
     app.add_middleware(LoopbackGuard, extra_hosts=extra_hosts)
     _install_error_handlers(app)
 
-    from cao.server import routes_core, routes_runs
+    from cao.server import routes_core, routes_flows, routes_runs
 
     app.include_router(routes_core.router)
     app.include_router(routes_runs.router)
+    app.include_router(routes_flows.router)
 
     @app.get("/health", tags=["server"])
     async def health() -> dict[str, Any]:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import secrets
-import time
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -12,11 +10,9 @@ from pydantic import BaseModel, Field
 
 from cao.runtime.delegation import DelegationError
 from cao.runtime.profiles import find_profile
+from cao.runtime.sessions import close_session, launch_session, session_name
 from cao.store import inbox as inbox_store
-from cao.store import runs as runs_store
 from cao.store import sessions as sessions_store
-from cao.terminals.manager import TerminalError
-from cao.terminals.tmux import check_name
 
 router = APIRouter()
 
@@ -83,33 +79,12 @@ class InstallBody(BaseModel):
 
 
 # -- sessions -------------------------------------------------------------------------
-def session_name(raw: str | None) -> str:
-    name = raw or f"cao-{secrets.token_hex(3)}"
-    if not name.startswith("cao-"):
-        name = f"cao-{name}"
-    return check_name("session", name)
-
-
 @router.post("/sessions", tags=["sessions"], status_code=201)
 async def create_session(body: SessionCreate, request: Request) -> dict[str, Any]:
     """Start a session with one agent terminal (what `cao launch` does)."""
-    s = svc(request)
-    name = session_name(body.session_name)
-    if sessions_store.get_session(s.conn, name) or await asyncio.to_thread(s.terminals.tmux.has_session, name):
-        raise TerminalError(f"session {name!r} already exists; pick another --session-name")
-    profile = find_profile(body.profile)
-    provider = s.delegation.resolve_provider(profile, explicit=body.provider)
-    run_id = f"s-{secrets.token_hex(4)}"
-    runs_store.create_run(s.conn, id=run_id, kind="session", name=name, state="running",
-                          session_name=name, spec={}, options={"provider": provider})
-    terminal = await s.terminals.create(
-        session_name=name, profile=profile, provider_name=provider,
-        working_directory=body.working_directory, new_session=True, run_id=run_id,
-        node_id="root", yolo=body.yolo)
-    runs_store.upsert_node(s.conn, run_id, "root", "node.started", node_id="root", kind="agent",
-                           profile=profile.name, provider=provider, state="running",
-                           terminal_id=terminal["id"], started_at=time.time())
-    return {"session_name": name, "run_id": run_id, "terminal": terminal}
+    return await launch_session(svc(request), body.profile, body.provider,
+                                session_name(body.session_name), body.working_directory,
+                                body.yolo)
 
 
 @router.get("/sessions", tags=["sessions"])
@@ -134,16 +109,7 @@ async def get_session(name: str, request: Request) -> dict[str, Any]:
 
 @router.delete("/sessions/{name}", tags=["sessions"])
 async def delete_session(name: str, request: Request) -> dict[str, Any]:
-    s = svc(request)
-    row = sessions_store.get_session(s.conn, name)
-    if row is None:
-        raise LookupError(f"session {name!r} does not exist")
-    await s.terminals.delete_session(name)
-    if row.get("run_id"):
-        run = runs_store.get_run(s.conn, row["run_id"])
-        if run and run["kind"] == "session" and run["state"] == "running":
-            runs_store.update_run(s.conn, run["id"], "run.finished", state="succeeded",
-                                  finished_at=time.time())
+    await close_session(svc(request), name)
     return {"deleted": name}
 
 
