@@ -11,7 +11,7 @@ from cao.spec.errors import FieldError
 from cao.spec.fields import CatchUp, Duration, seconds
 
 CRON_HINT = ('use 5 fields "minute hour day month weekday" (e.g. "0 9 * * 1-5"), '
-             "6 with seconds last, or an alias like @daily")
+             '6 with a leading seconds field (e.g. "*/30 * * * * *"), or an alias like @daily')
 
 
 def check_cron(expr: str) -> str:
@@ -22,7 +22,8 @@ def check_cron(expr: str) -> str:
         raise FieldError(f"invalid cron expression {expr!r}: expected 5 or 6 fields, "
                          f"found {len(fields)}", hint=CRON_HINT)
     try:
-        croniter(expr)
+        # A 6th field is seconds, first: the scheduler (cao.flows.schedule) reads it so.
+        croniter(expr, second_at_beginning=len(fields) == 6)
     except Exception as exc:  # croniter raises several error types
         raise FieldError(f"invalid cron expression {expr!r}: {exc}", hint=CRON_HINT) from None
     return expr

@@ -109,7 +109,7 @@ def test_flow_cao_format(tmp_path):
 
 
 def test_six_field_cron_and_catch_up(tmp_path):
-    path = write(tmp_path, "f.md", "---\nname: f\nschedule: '0 * * * * 30'\nworkflow: w.md\n"
+    path = write(tmp_path, "f.md", "---\nname: f\nschedule: '30 0 * * * *'\nworkflow: w.md\n"
                                    "catch_up: 2h\n---\n")
     flow = load_flow(path)
     assert flow.catch_up_seconds == 7200
