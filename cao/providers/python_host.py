@@ -316,19 +316,26 @@ class Host:
             try:
                 answer = self.invoke(fn, message, ctx)
                 answer = "" if answer is None else str(answer)
-                if ctx.assigned_by and ctx.assigned_by not in ctx._replied_to:
-                    self.post_callback(ctx, ctx.assigned_by, answer)
             except Exception as exc:
-                import traceback
-
-                detail = traceback.format_exc()
-                write("\n" + indent(detail.rstrip()))
-                summary = f"{type(exc).__name__}: {exc}".replace("\n", " ")
-                write(f"\n{FAILED}: {summary}\n")
+                self.show_failure(exc)
                 continue
             encoded = base64.b64encode(answer.encode("utf-8")).decode("ascii")
             write("\n" + indent(answer) + f"{OSC_ANSWER}{encoded}{BEL}")
             write(f"\n{DONE} in {time.monotonic() - started:.2f}s\n")
+            if ctx.assigned_by and ctx.assigned_by not in ctx._replied_to:
+                # After the answer is on screen: when the assigner hears back, we are done.
+                try:
+                    self.post_callback(ctx, ctx.assigned_by, answer)
+                except Exception as exc:
+                    self.show_failure(exc, what="sending the result back failed")
+
+    @staticmethod
+    def show_failure(exc: BaseException, what: str = "") -> None:
+        import traceback
+
+        write("\n" + indent(traceback.format_exc().rstrip()))
+        summary = f"{type(exc).__name__}: {exc}".replace("\n", " ")
+        write(f"\n{FAILED}: {what + ': ' if what else ''}{summary}\n")
 
 
 def main() -> int:

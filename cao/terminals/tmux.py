@@ -71,7 +71,12 @@ class Tmux:
         return self.server.cmd("has-session", "-t", f"={name}").returncode == 0
 
     def new_session(self, name: str) -> None:
-        """A session whose first window is a placeholder, so options apply to agent panes."""
+        """A session whose first window is a placeholder.
+
+        The placeholder lets session options (history size) apply to every agent pane, and
+        it keeps the session alive while no agent window is open: tmux destroys a session
+        with its last window, and a run closes finished workers while starting new ones.
+        """
         check_name("session", name)
         session_id = self.run("new-session", "-d", "-P", "-F", "#{session_id}", "-s", name,
                               "-n", "_cao", "-x", str(PANE_WIDTH), "-y", str(PANE_HEIGHT), "--",
@@ -98,11 +103,7 @@ class Tmux:
         cmd = list(argv) if len(argv) > 1 else [shlex.quote(argv[0])]
         self.run("respawn-pane", "-k", "-t", pane_id, "-c", str(cwd), *env_args, "--", *cmd)
         pid = self.run("display-message", "-p", "-t", pane_id, "#{pane_pid}")[0]
-        self._drop_placeholder(session)
         return PaneInfo(window_id, pane_id, int(pid))
-
-    def _drop_placeholder(self, session: str) -> None:
-        self.server.cmd("kill-window", "-t", f"={session}:_cao")
 
     def kill_window(self, pane_or_window: str) -> None:
         self.server.cmd("kill-window", "-t", pane_or_window)

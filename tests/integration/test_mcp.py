@@ -82,6 +82,8 @@ def test_assign_returns_at_once_and_worker_reports_back(cao_env, api, profiles_d
     assert msgs[0]["sender_id"] == worker_id
     assert msgs[0]["message"] == "finished work"
     # the worker stays alive for follow-ups
+    wait_until(lambda: api.get(f"/terminals/{worker_id}")["status"] == "completed", timeout=5)
+    time.sleep(0.3)
     assert api.get(f"/terminals/{worker_id}")["status"] == "completed"
 
 
