@@ -31,6 +31,28 @@ def topological_order(nodes: Iterable[str], edges: Iterable[tuple[str, str]]) ->
     return order, [n for n in names if n not in done]
 
 
+def _stuck_nodes(nodes: list[str], edges: list[tuple[str, str]]) -> set[str]:
+    """Nodes Kahn's algorithm cannot remove: on a cycle or behind one. Cheap pre-check so
+    acyclic graphs (the usual case) skip the component search."""
+    succ: dict[str, list[str]] = {node: [] for node in nodes}
+    indeg = dict.fromkeys(nodes, 0)
+    for u, v in edges:
+        succ[u].append(v)
+        indeg[v] += 1
+    ready = [n for n, d in indeg.items() if d == 0]
+    removed = 0
+    while ready:
+        node = ready.pop()
+        removed += 1
+        for nxt in succ[node]:
+            indeg[nxt] -= 1
+            if indeg[nxt] == 0:
+                ready.append(nxt)
+    if removed == len(indeg):
+        return set()
+    return {n for n, d in indeg.items() if d > 0}
+
+
 def strongly_connected(nodes: list[str], succ: dict[str, list[str]]) -> list[list[str]]:
     """Tarjan's strongly connected components, iterative (deep chains must not hit the
     recursion limit)."""
@@ -83,14 +105,19 @@ def find_cycles(nodes: Iterable[str], edges: Iterable[tuple[str, str]]) -> list[
     """One cycle per strongly connected knot, each as [a, b, c] for a -> b -> c -> a,
     starting at its earliest-written node; knots in written order. Linear."""
     nodes = list(nodes)
+    edges = list(edges)
+    stuck = _stuck_nodes(nodes, edges)
+    if not stuck:
+        return []
     position = {node: i for i, node in enumerate(nodes)}
-    succ: dict[str, list[str]] = {node: [] for node in nodes}
-    preds: dict[str, list[str]] = {node: [] for node in nodes}
+    succ: dict[str, list[str]] = {node: [] for node in stuck}
+    preds: dict[str, list[str]] = {node: [] for node in stuck}
     for u, v in edges:
-        succ[u].append(v)
-        preds[v].append(u)
+        if u in succ and v in succ:
+            succ[u].append(v)
+            preds[v].append(u)
     cycles: list[list[str]] = []
-    for component in strongly_connected(nodes, succ):
+    for component in strongly_connected([n for n in nodes if n in succ], succ):
         members = set(component)
         start = min(component, key=position.__getitem__)
         if len(component) == 1 and start not in succ[start]:

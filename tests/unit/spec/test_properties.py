@@ -145,3 +145,54 @@ def test_valid_workflows_round_trip(nodes, name):
     doc, diags = build_document(raw, kind="workflow")
     assert doc is not None, [d.format() for d in diags]
     assert doc.model_dump() == wf.model_dump()
+
+
+plain_text = st.text(st.characters(blacklist_categories=["Cs", "Cc", "Zl", "Zp"]),
+                     min_size=1, max_size=20).filter(lambda t: t.strip() and "${" not in t)
+profiles_strategy = st.fixed_dictionaries(
+    {"name": plain_text},
+    optional={"description": plain_text, "provider": st.sampled_from(["codex", "claude_code"]),
+              "model": plain_text, "allowedTools": st.lists(plain_text, max_size=3),
+              "tags": st.lists(plain_text, max_size=3), "provider_init_timeout": st.integers(1, 999),
+              "mcpServers": st.dictionaries(plain_text, st.fixed_dictionaries(
+                  {"command": plain_text},
+                  optional={"args": st.lists(plain_text, max_size=3),
+                            "env": st.dictionaries(plain_text, plain_text, max_size=2),
+                            "timeout": st.integers(0, 10**6)}), max_size=2),
+              "toolsSettings": st.dictionaries(plain_text, st.integers(), max_size=2)})
+
+
+@SETTINGS
+@given(profiles_strategy, plain_text)
+def test_valid_profiles_round_trip(data, body):
+    from cao.spec.profile import AgentProfile
+
+    profile = AgentProfile.model_validate(data)
+    dumped = profile.model_dump(exclude_unset=True, exclude_none=True)
+    text = "---\n" + yaml.safe_dump(dumped, allow_unicode=True) + "---\n" + body + "\n"
+    doc, diags = build_document(read_document(None, text), kind="profile")
+    assert doc is not None, [d.format() for d in diags]
+    assert doc.model_dump() == profile.model_dump()
+    assert doc.system_prompt == body.strip()
+
+
+crons = st.sampled_from(["0 9 * * 1-5", "*/5 * * * *", "@daily", "0 0 1 * * 30"])
+
+
+@SETTINGS
+@given(st.fixed_dictionaries(
+    {"name": plain_text, "schedule": crons},
+    optional={"overlap": st.sampled_from(["skip", "queue", "allow"]), "enabled": st.booleans(),
+              "catch_up": st.sampled_from(["none", "1h", 600]), "timezone": st.sampled_from(
+                  ["UTC", "Europe/Paris"]), "script_timeout": st.sampled_from(["30s", 5])}),
+       st.booleans())
+def test_valid_flows_round_trip(data, with_workflow):
+    from cao.spec.flow import Flow
+
+    data = {**data, **({"workflow": "w.md", "inputs": {"a": 1}} if with_workflow
+                       else {"agent_profile": "developer"})}
+    flow = Flow.model_validate(data)
+    text = "---\n" + yaml.safe_dump(flow.model_dump(exclude_unset=True)) + "---\nGo.\n"
+    doc, diags = build_document(read_document(None, text), kind="flow")
+    assert doc is not None, [d.format() for d in diags]
+    assert doc.model_dump() == flow.model_dump() and doc.prompt == "Go."
