@@ -121,7 +121,9 @@ class GeminiFamilyProvider(AgentCliProvider):
             return TerminalStatus.STARTING
         turn = self._last_turn(lines[:area])
         if turn is None:
-            return TerminalStatus.IDLE
+            # A long answer can push the prompt it answers off the visible screen.
+            done = self._answer_start(lines[:area]) >= 0
+            return TerminalStatus.COMPLETED if done else TerminalStatus.IDLE
         if self._answer_start(turn) >= 0:
             return TerminalStatus.COMPLETED
         if sc.any_match(ERROR_RES, turn):

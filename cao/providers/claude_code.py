@@ -36,6 +36,7 @@ PERMISSION_RES = [re.compile(r"Do you want to (?:proceed|make this edit|create)"
 ERROR_RES = [re.compile(r"Unable to connect to Anthropic services"),
              re.compile(r"^\s*⎿\s+API Error"), re.compile(r"Invalid API key")]
 TRUST_RE = re.compile(r"Yes, I trust this folder")
+DONE_RE = re.compile(r"^✻ \S+ for \d")
 API_KEY_RE = re.compile(r"Detected a custom API key")
 
 
@@ -145,7 +146,9 @@ class ClaudeCodeProvider(AgentCliProvider):
         history = lines[:box]
         turn = self._last_turn(history)
         if turn is None:
-            return TerminalStatus.IDLE
+            # A long answer can push the prompt it answers off the visible screen.
+            done = any(DONE_RE.match(l) for l in history[-6:]) and _answer_starts(history)
+            return TerminalStatus.COMPLETED if done else TerminalStatus.IDLE
         if any(BUSY_RES[1].match(line) for line in turn[-3:]):
             return TerminalStatus.PROCESSING
         if any(p.search(line) for p in ERROR_RES for line in turn):

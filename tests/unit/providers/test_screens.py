@@ -156,3 +156,15 @@ def test_unverified_flag(name, unverified):
     provider = get_provider(name)
     assert provider.unverified is unverified
     assert bool(provider.verified_versions) is not unverified
+
+
+@pytest.mark.parametrize("provider,cli,name", [
+    ("claude_code", "claude", "done.txt"), ("codex", "codex", "done.txt"),
+    ("gemini_cli", "gemini", "done.txt"), ("qwen_code", "qwen", "done.txt"),
+    ("opencode_cli", "opencode", "done.txt"), ("copilot_cli", "copilot", "done-live.txt")])
+def test_long_answer_that_pushed_its_prompt_off_screen_is_completed(provider, cli, name):
+    """Seen live: after a 120-line answer the visible screen no longer shows the prompt
+    it answers, and must still read `completed`, not `idle`."""
+    lines = [l for l in screen(cli, name).split("\n")
+             if "SLOW SAY" not in l and "copilot line two>>" not in l and "Copilot v" not in l]
+    assert get_provider(provider).classify("\n".join(lines)) == S.COMPLETED
