@@ -36,7 +36,6 @@ PERMISSION_RES = [re.compile(r"Do you want to (?:proceed|make this edit|create)"
 ERROR_RES = [re.compile(r"Unable to connect to Anthropic services"),
              re.compile(r"^\s*⎿\s+API Error"), re.compile(r"Invalid API key")]
 TRUST_RE = re.compile(r"Yes, I trust this folder")
-DONE_RE = re.compile(r"^✻ \S+ for \d")
 API_KEY_RE = re.compile(r"Detected a custom API key")
 
 
@@ -147,7 +146,9 @@ class ClaudeCodeProvider(AgentCliProvider):
         turn = self._last_turn(history)
         if turn is None:
             # A long answer can push the prompt it answers off the visible screen.
-            done = any(DONE_RE.match(l) for l in history[-6:]) and _answer_starts(history)
+            # The start-up banner is then gone too: a fresh session always shows it.
+            banner = any("Claude Code v" in l for l in history)
+            done = not banner and any(l.strip() for l in history)
             return TerminalStatus.COMPLETED if done else TerminalStatus.IDLE
         if any(BUSY_RES[1].match(line) for line in turn[-3:]):
             return TerminalStatus.PROCESSING

@@ -120,7 +120,7 @@ class CopilotCliProvider(AgentCliProvider):
             # A long answer can push the prompt it answers off the visible screen; the
             # start-up banner is then gone too.
             banner = any("Copilot v" in l for l in lines[:box])
-            done = not banner and self._answer_start(lines[:box]) >= 0
+            done = not banner and any(l.strip() for l in lines[:box])
             return TerminalStatus.COMPLETED if done else TerminalStatus.IDLE
         if self._answer_start(turn) >= 0:
             return TerminalStatus.COMPLETED

@@ -17,6 +17,8 @@ import pytest
 from cao.providers.base import TerminalStatus as S
 from tests.e2e.conftest import Profile
 
+pytestmark = pytest.mark.e2e
+
 VERIFIED = ["claude_code", "codex", "gemini_cli", "opencode_cli", "qwen_code", "copilot_cli"]
 MULTI = "Result for dataset A:\n\nmean = 3\nmedian = 3\n\nDone."
 # Long and varied (a repetitive text trips Gemini CLI's loop detection).
