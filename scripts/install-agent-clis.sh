@@ -48,7 +48,10 @@ for name in "${names[@]}"; do
     echo "install-agent-clis: installing $spec into $dir"
     mkdir -p "$dir"
     # --no-save keeps a package.json from accumulating; --no-audit/--no-fund: no extra traffic.
-    npm install --prefix "$dir" --no-save --no-audit --no-fund --loglevel=error "$spec" >&2
+    # Postinstall scripts that create config folders (opencode's) do so under the prefix,
+    # not in the user's ~/.config.
+    XDG_CONFIG_HOME="$PREFIX/.postinstall-config" \
+      npm install --prefix "$dir" --no-save --no-audit --no-fund --loglevel=error "$spec" >&2
   fi
 done
 
