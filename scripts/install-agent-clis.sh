@@ -48,7 +48,11 @@ for name in "${names[@]}"; do
     echo "install-agent-clis: installing $spec into $dir"
     mkdir -p "$dir"
     # --no-save keeps a package.json from accumulating; --no-audit/--no-fund: no extra traffic.
-    npm install --prefix "$dir" --no-save --no-audit --no-fund --loglevel=error "$spec" >&2
+    # Postinstall scripts that create folders of their own (opencode's) do so under the
+    # prefix, not in the user's ~/.config and ~/.local.
+    XDG_CONFIG_HOME="$PREFIX/.postinstall/config" XDG_DATA_HOME="$PREFIX/.postinstall/data" \
+    XDG_STATE_HOME="$PREFIX/.postinstall/state" \
+      npm install --prefix "$dir" --no-save --no-audit --no-fund --loglevel=error "$spec" >&2
   fi
 done
 

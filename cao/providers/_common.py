@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 import subprocess
 import tempfile
-import time
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -184,12 +183,50 @@ def reap_processes(ctx: LaunchContext, grace: float = 3.0) -> list[int]:
     return [p.pid for p in victims]
 
 
+_CACHE_LOCK = threading.Lock()
+
+
+def cached_version(path: str) -> str | None:
+    """`run_version` remembered per executable (real path, size, mtime) under CAO_HOME:
+    a Node CLI's first `--version` in a fresh HOME takes up to ~10 s."""
+    import json
+
+    from cao.config import cao_home
+
+    real = os.path.realpath(path)
+    try:
+        st = os.stat(real)
+    except OSError:
+        return None
+    key = f"{real}:{st.st_size}:{int(st.st_mtime)}"
+    cache = cao_home() / "cache" / "cli-versions.json"
+    try:
+        known = json.loads(cache.read_text())
+    except (OSError, ValueError):
+        known = {}
+    if key in known:
+        return known[key]
+    version = run_version(path)
+    if version:
+        with _CACHE_LOCK:  # `cao providers` asks for all versions at once, in threads
+            try:
+                known = json.loads(cache.read_text())
+            except (OSError, ValueError):
+                known = {}
+            known[key] = version
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(known, indent=1))
+            os.replace(tmp, cache)
+    return version
+
+
 class AgentCliProvider(Provider):
     """Defaults shared by the real agent-CLI providers."""
 
     def installed_version(self) -> str | None:
         path = self.installed_path()
-        return run_version(path) if path else None
+        return cached_version(path) if path else None
 
     def cleanup(self, ctx: LaunchContext) -> None:
         reap_processes(ctx)
@@ -225,15 +262,3 @@ def newest(paths: list[Path]) -> Path | None:
     existing = [p for p in paths if p.is_file()]
     return max(existing, key=lambda p: p.stat().st_mtime_ns) if existing else None
 
-
-def shell_words(command: str | list[str]) -> list[str]:
-    return list(command) if isinstance(command, list) else shlex.split(command)
-
-
-def wait_until(pred: Any, timeout: float, interval: float = 0.1) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(interval)
-    return bool(pred())

@@ -52,6 +52,7 @@ class GeminiFamilyProvider(AgentCliProvider):
     # Trust and auth dialogs that are safe to accept with Enter (default choice shown).
     safe_dialogs: ClassVar[list[tuple[re.Pattern[str], re.Pattern[str], str]]] = []
     blocking_dialogs: ClassVar[list[re.Pattern[str]]] = []
+    banner_re: ClassVar[re.Pattern[str]] = re.compile(r"Tips for getting started|Tips:")
     exit_command = "/quit"
 
     # -- launch -----------------------------------------------------------------------
@@ -121,7 +122,13 @@ class GeminiFamilyProvider(AgentCliProvider):
             return TerminalStatus.STARTING
         turn = self._last_turn(lines[:area])
         if turn is None:
-            return TerminalStatus.IDLE
+            # A long answer can push the prompt it answers off the visible screen.
+            # The start-up banner is then gone too: a fresh session always shows it.
+            history = lines[:area]
+            banner = any(self.banner_re.search(l) for l in history)
+            done = self._answer_start(history) >= 0 or (
+                not banner and any(l.strip() for l in history))
+            return TerminalStatus.COMPLETED if done else TerminalStatus.IDLE
         if self._answer_start(turn) >= 0:
             return TerminalStatus.COMPLETED
         if sc.any_match(ERROR_RES, turn):

@@ -19,8 +19,8 @@ from typing import Any
 
 from cao.providers import _screen as sc
 from cao.providers._common import (
-    CAO_MCP_NAME, AgentCliProvider, env_value, isolated_env, mcp_servers, passthrough,
-    profile_attr, system_prompt, translate_tools)
+    CAO_MCP_NAME, AgentCliProvider, env_value, is_loopback, isolated_env, mcp_servers,
+    passthrough, profile_attr, system_prompt, translate_tools)
 from cao.providers._sessions import claude_answer
 from cao.providers.base import DialogAnswer, LaunchContext, LaunchPlan, TerminalStatus
 
@@ -96,6 +96,9 @@ class ClaudeCodeProvider(AgentCliProvider):
         env = {**isolated_env(ctx), **passthrough(ctx, ENV_PASSTHROUGH),
                "DISABLE_AUTOUPDATER": "1", "DISABLE_TELEMETRY": "1",
                "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"}
+        if not (api_key or env_value(ctx, "ANTHROPIC_AUTH_TOKEN")) and is_loopback(
+                env_value(ctx, "ANTHROPIC_BASE_URL")):
+            env["ANTHROPIC_AUTH_TOKEN"] = "cao-local"  # a local endpoint needs no real key
         allowed = translate_tools(self.name, profile_attr(ctx.profile, "allowedTools"))
         if ctx.yolo or (allowed is not None and "*" in allowed):
             argv.append("--dangerously-skip-permissions")
@@ -142,7 +145,11 @@ class ClaudeCodeProvider(AgentCliProvider):
         history = lines[:box]
         turn = self._last_turn(history)
         if turn is None:
-            return TerminalStatus.IDLE
+            # A long answer can push the prompt it answers off the visible screen.
+            # The start-up banner is then gone too: a fresh session always shows it.
+            banner = any("Claude Code v" in l for l in history)
+            done = not banner and any(l.strip() for l in history)
+            return TerminalStatus.COMPLETED if done else TerminalStatus.IDLE
         if any(BUSY_RES[1].match(line) for line in turn[-3:]):
             return TerminalStatus.PROCESSING
         if any(p.search(line) for p in ERROR_RES for line in turn):

@@ -153,7 +153,14 @@ class CodexProvider(AgentCliProvider):
             return TerminalStatus.STARTING
         turn = self._last_turn(lines[:box])
         if turn is None:
-            return TerminalStatus.IDLE
+            # A long answer can push the prompt it answers off the visible screen.
+            history = lines[:box]
+            done = any(DONE_RE.match(l) for l in history) and self._answer_start(history) >= 0
+            return TerminalStatus.COMPLETED if done else TerminalStatus.IDLE
+        if self._answer_start(turn) < 0 and any(DONE_RE.match(l) for l in turn):
+            # Codex pins the prompt at the top while a long answer scrolls under it, so
+            # the answer's first line can be gone while the turn's end is on screen.
+            return TerminalStatus.COMPLETED
         if any(p.search(line) for p in ERROR_RES for line in turn):
             return TerminalStatus.ERROR
         if self._answer_start(turn) >= 0:

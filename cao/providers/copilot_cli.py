@@ -117,7 +117,11 @@ class CopilotCliProvider(AgentCliProvider):
             return TerminalStatus.PROCESSING
         turn = self._last_turn(lines[:box])
         if turn is None:
-            return TerminalStatus.IDLE
+            # A long answer can push the prompt it answers off the visible screen; the
+            # start-up banner is then gone too.
+            banner = any("Copilot v" in l for l in lines[:box])
+            done = not banner and any(l.strip() for l in lines[:box])
+            return TerminalStatus.COMPLETED if done else TerminalStatus.IDLE
         if self._answer_start(turn) >= 0:
             return TerminalStatus.COMPLETED
         if sc.any_match(ERROR_RES, turn):

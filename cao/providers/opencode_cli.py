@@ -115,7 +115,9 @@ class OpencodeCliProvider(AgentCliProvider):
             return TerminalStatus.STARTING
         turn = self._last_turn(lines)
         if turn is None:
-            return TerminalStatus.IDLE
+            # A long answer can push the prompt it answers off the visible screen.
+            done = any(DONE_RE.match(l) for l in self._conversation(lines))
+            return TerminalStatus.COMPLETED if done else TerminalStatus.IDLE
         if any(DONE_RE.match(line) for line in turn):
             return TerminalStatus.COMPLETED
         if sc.any_match(ERROR_RES, turn):

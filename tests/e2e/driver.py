@@ -43,9 +43,13 @@ class TmuxAgent:
         for path, content in plan.files.items():
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(content, encoding="utf-8")
+        for link, target in plan.links.items():
+            link.parent.mkdir(parents=True, exist_ok=True)
+            if not link.exists():
+                link.symlink_to(target)
         env = {**self.ctx.env, **plan.env}
-        # `env -i`-free: tmux passes its own environment; set ours explicitly, argv unquoted
-        # by the shell because it is joined with shlex.
+        # tmux starts the command through a shell: every value is quoted with shlex, and
+        # `exec env` leaves no shell process between tmux and the CLI.
         exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
         command = f"exec env {exports} {shlex.join(plan.argv)}"
         self.tmux("new-session", "-d", "-s", self.window, "-x", str(self.width), "-y",
@@ -137,11 +141,3 @@ def kill_server(socket: str) -> None:
 def socket_name() -> str:
     return f"cao-e2e-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
-
-def write_plan_files(plan: LaunchPlan) -> list[Path]:
-    written = []
-    for path, content in plan.files.items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(content, encoding="utf-8")
-        written.append(path)
-    return written

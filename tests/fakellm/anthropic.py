@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from .model import Conversation, Json, Reply, Text, ToolCall, ToolResult, ToolSpec
+from .model import Conversation, Json, Reply, ToolCall, ToolResult, ToolSpec
 from .sse import event, split_text
 
 
@@ -26,6 +26,10 @@ def _result_text(content: Any) -> str:
     return "\n".join(b.get("text", "") for b in _blocks(content) if b.get("type") == "text")
 
 
+def _human_text(block: dict[str, Any]) -> bool:
+    return block.get("type") == "text" and not block.get("text", "").startswith("<system-reminder>")
+
+
 def parse(body: dict[str, Any]) -> Conversation:
     system = body.get("system") or ""
     if isinstance(system, list):
@@ -39,15 +43,18 @@ def parse(body: dict[str, Any]) -> Conversation:
         conv.structured_schema = fmt.get("schema") or {}
     turns = [m for m in body.get("messages") or [] if m.get("role") in ("user", "assistant")]
     if turns and turns[-1]["role"] == "user":
-        results = [b for b in _blocks(turns[-1].get("content")) if b.get("type") == "tool_result"]
-        if results:
-            r = results[-1]
+        blocks = _blocks(turns[-1].get("content"))
+        kinds = ["result" if b.get("type") == "tool_result" else
+                 "text" if _human_text(b) else "" for b in blocks]
+        # Claude Code folds a new prompt into the user message that carries the previous
+        # tool result; text after the last result means a new human turn.
+        if "result" in kinds and "text" not in kinds[len(kinds) - kinds[::-1].index("result"):]:
+            r = [b for b in blocks if b.get("type") == "tool_result"][-1]
             conv.tool_result = ToolResult(r.get("tool_use_id"), None, _result_text(r.get("content")))
     for message in reversed(turns):
         if message["role"] != "user":
             continue
-        texts = [b.get("text", "") for b in _blocks(message.get("content"))
-                 if b.get("type") == "text" and not b.get("text", "").startswith("<system-reminder>")]
+        texts = [b.get("text", "") for b in _blocks(message.get("content")) if _human_text(b)]
         if texts:
             conv.user_text = "\n".join(texts)
             break

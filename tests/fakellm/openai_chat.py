@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from .model import Conversation, Json, Reply, Text, ToolCall, ToolResult, ToolSpec
+from .model import Conversation, Json, Reply, ToolCall, ToolResult, ToolSpec
 from .sse import event, split_text
 
 

@@ -318,3 +318,14 @@ def test_subprocess_with_http_script_endpoint(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=5)
+
+
+def test_anthropic_prompt_folded_into_the_tool_result_message_is_a_new_turn(fake):
+    """Seen live: Claude Code sends the next prompt in the same user message as the
+    previous tool result."""
+    fake.set_script([{"match": "second", "reply": {"say": "fresh answer"}}])
+    messages = [{"role": "user", "content": "first"},
+                {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "x", "input": {}}]},
+                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "r"},
+                                             {"type": "text", "text": "second"}]}]
+    assert anthropic_text(anthropic(fake, messages)) == "fresh answer"
