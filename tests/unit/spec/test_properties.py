@@ -176,7 +176,7 @@ def test_valid_profiles_round_trip(data, body):
     assert doc.system_prompt == body.strip()
 
 
-crons = st.sampled_from(["0 9 * * 1-5", "*/5 * * * *", "@daily", "0 0 1 * * 30"])
+crons = st.sampled_from(["0 9 * * 1-5", "*/5 * * * *", "@daily", "30 0 0 1 * *"])
 
 
 @SETTINGS
