@@ -111,6 +111,9 @@ class Provider:
     # Seconds of output quiet after a paste before the submit key is sent (TUIs redraw
     # the pasted text; pressing Enter mid-redraw can be taken as part of the paste).
     paste_settle: ClassVar[float] = 0.03
+    # True when the screen keeps showing the previous answer for a moment after input:
+    # a finished-looking screen then only counts once the turn has been seen busy.
+    busy_before_done: ClassVar[bool] = True
     # True when the CLI shows its idle prompt before its MCP servers are connected (Claude
     # Code does): the terminal layer should hold the first message until cao-mcp-server
     # for this terminal has checked in with the server, or the agent cannot see cao's tools.

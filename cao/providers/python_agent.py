@@ -19,6 +19,7 @@ class PythonProvider(Provider):
     binary = None
     exit_command = "/exit"
     verified_versions = ("builtin",)
+    busy_before_done = False  # each turn adds its own done line: the screen proves it
     paste_settle = 0.0  # the host parses paste and Enter from one read: submit at once
 
     def validate_profile(self, profile: Any) -> list[str]:

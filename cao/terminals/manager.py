@@ -34,7 +34,10 @@ log = logging.getLogger(__name__)
 REFRESH_DEBOUNCE = 0.008   # coalesce bursts of output into one screen read
 SWEEP_INTERVAL = 5.0       # safety net for missed events and dead panes
 SUBMIT_VERIFY_TIMEOUT = 1.5
-MCP_WAIT_LIMIT = 30.0      # never hold a first message longer than this for MCP check-in
+MCP_WAIT_LIMIT = 30.0
+# After input, a CLI whose screen still shows the previous answer has not started the
+# turn yet; believe "finished" without a busy sighting only after this long.
+BUSY_SIGHTING_LIMIT = 3.0      # never hold a first message longer than this for MCP check-in
 
 
 class TerminalError(RuntimeError):
@@ -95,6 +98,10 @@ class TerminalManager:
         for path, content in plan.files.items():
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(content)
+        for link, target in plan.links.items():
+            link.parent.mkdir(parents=True, exist_ok=True)
+            if not link.is_symlink() and not link.exists():
+                link.symlink_to(target)
         log_path = config.terminal_log_dir() / f"{terminal_id}.log"
         window_name = _window_name(profile.name, terminal_id)
         store.insert_terminal(
@@ -228,6 +235,15 @@ class TerminalManager:
                 self._schedule_refresh(live, delay=0.3)
                 return
         now = time.monotonic()
+        if live.awaiting_busy:
+            if observed in (TerminalStatus.PROCESSING, TerminalStatus.WAITING_USER_ANSWER):
+                live.awaiting_busy = False
+            elif now - live.last_input_at < BUSY_SIGHTING_LIMIT:
+                # The screen still shows the previous turn: a TUI has not redrawn yet.
+                self._schedule_refresh(live, delay=0.1)
+                return
+            else:
+                live.awaiting_busy = False
         accepted = live.accept(observed, now)
         if accepted is None:
             if live.busy_candidate_since is not None:
@@ -342,6 +358,7 @@ class TerminalManager:
             if not pressed:
                 raise TerminalError(f"terminal {terminal_id} did not accept the input "
                                     "(no reaction to the submit key after 3 tries)")
+            live.awaiting_busy = live.provider.busy_before_done
             if live.status != TerminalStatus.PROCESSING:
                 await self._set_status(live, TerminalStatus.PROCESSING)
             self._schedule_refresh(live)

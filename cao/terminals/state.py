@@ -36,6 +36,7 @@ class LiveTerminal:
     exit_reason: str | None = None
     dialogs_answered: int = 0
     mcp_ready: bool = False
+    awaiting_busy: bool = False  # input sent, no busy screen seen yet
     created_at: float = field(default_factory=time.monotonic)
 
     def log_size(self) -> int:

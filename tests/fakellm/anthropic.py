@@ -46,19 +46,32 @@ def parse(body: dict[str, Any]) -> Conversation:
         blocks = _blocks(turns[-1].get("content"))
         kinds = ["result" if b.get("type") == "tool_result" else
                  "text" if _human_text(b) else "" for b in blocks]
-        # Claude Code folds a new prompt into the user message that carries the previous
-        # tool result; text after the last result means a new human turn.
-        if "result" in kinds and "text" not in kinds[len(kinds) - kinds[::-1].index("result"):]:
-            r = [b for b in blocks if b.get("type") == "tool_result"][-1]
+        # Claude Code merges consecutive messages: the user message may carry old tool
+        # results, a new prompt and the result of the latest call, in any order. The
+        # result that matters answers the last tool_use of the assistant message before.
+        if "result" in kinds:
+            results = [b for b in blocks if b.get("type") == "tool_result"]
+            last_use = _last_tool_use(turns)
+            r = next((b for b in results if b.get("tool_use_id") == last_use), results[-1])
             conv.tool_result = ToolResult(r.get("tool_use_id"), None, _result_text(r.get("content")))
+            conv.fresh_text = "text" in kinds[len(kinds) - kinds[::-1].index("result"):]
     for message in reversed(turns):
         if message["role"] != "user":
             continue
         texts = [b.get("text", "") for b in _blocks(message.get("content")) if _human_text(b)]
         if texts:
-            conv.user_text = "\n".join(texts)
+            # The last block: merged history can hold earlier prompts before it.
+            conv.user_text = texts[-1]
             break
     return conv
+
+
+def _last_tool_use(turns: list[dict[str, Any]]) -> str | None:
+    for message in reversed(turns[:-1]):
+        if message["role"] == "assistant":
+            uses = [b.get("id") for b in _blocks(message.get("content")) if b.get("type") == "tool_use"]
+            return uses[-1] if uses else None
+    return None
 
 
 def _content(reply: Reply) -> list[dict[str, Any]]:

@@ -40,6 +40,9 @@ class Conversation:
     user_text: str | None = None
     # Set when the request ends with the result of a tool call the fake made.
     tool_result: ToolResult | None = None
+    # True when human text follows the tool result in the same message (Claude Code folds
+    # a new prompt into it): a new turn, unless the result answers a call still pending.
+    fresh_text: bool = False
     tools: list[ToolSpec] = field(default_factory=list)
     # JSON schema of a structured-output side request (title generator, Gemini router).
     structured_schema: dict[str, Any] | None = None

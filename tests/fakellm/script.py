@@ -65,6 +65,9 @@ class Script:
     _pending_by_name: dict[str, str] = field(default_factory=dict)
     _ids: Any = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    # Named groups of matched rules, kept across requests: `{name}` in a reply's strings
+    # is replaced by the value (how a worker finds its caller's terminal id in the task).
+    memory: dict[str, str] = field(default_factory=dict)
 
     def set_rules(self, rules: list[Rule | dict[str, Any]]) -> None:
         with self._lock:
@@ -81,7 +84,8 @@ class Script:
                 return Decision(Json(fill_schema(conv.structured_schema)), note="side:json")
             if side:
                 return Decision(Text("Fake session"), note="side:text")
-            if conv.tool_result is not None:
+            if conv.tool_result is not None and (
+                    not conv.fresh_text or conv.tool_result.call_id in self._pending):
                 return self._after_tool(conv)
             action = self._action_for(conv.user_text or "")
             return self._perform(conv, action)
@@ -90,10 +94,13 @@ class Script:
         for rule in self.rules:
             if rule.times is not None and rule.times <= 0:
                 continue
-            if rule.match is None or re.search(rule.match, text, re.S):
+            found = re.search(rule.match, text, re.S) if rule.match is not None else None
+            if rule.match is None or found:
                 if rule.times is not None:
                     rule.times -= 1
-                return rule.reply
+                if found:
+                    self.memory.update({k: v for k, v in found.groupdict().items() if v is not None})
+                return _fill(rule.reply, self.memory)
         return directive_action(text)
 
     def _after_tool(self, conv: Conversation) -> Decision:
@@ -112,7 +119,7 @@ class Script:
             return Decision(Text(f"TOOL-DONE: {result.output}"), note="tool-result")
         if isinstance(follow, str):
             follow = {"say": follow}
-        return self._perform(conv, follow, tool_output=result.output)
+        return self._perform(conv, _fill(follow, self.memory), tool_output=result.output)
 
     def _perform(self, conv: Conversation, action: dict[str, Any],
                  tool_output: str | None = None) -> Decision:
@@ -172,6 +179,19 @@ class Script:
     def _remember(self, call: ToolCall, action: dict[str, Any]) -> None:
         self._pending[call.call_id] = action
         self._pending_by_name[call.name] = call.call_id
+
+
+def _fill(value: Any, memory: dict[str, str]) -> Any:
+    """Replace `{name}` in every string of a reply with remembered values."""
+    if isinstance(value, str):
+        for key, val in memory.items():
+            value = value.replace("{" + key + "}", val)
+        return value
+    if isinstance(value, dict):
+        return {k: _fill(v, memory) if k != "then" else v for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v, memory) for v in value]
+    return value
 
 
 def directive_action(text: str) -> dict[str, Any]:
