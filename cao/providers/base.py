@@ -110,7 +110,7 @@ class Provider:
     unverified: ClassVar[bool] = False
     # Seconds of output quiet after a paste before the submit key is sent (TUIs redraw
     # the pasted text; pressing Enter mid-redraw can be taken as part of the paste).
-    paste_settle: ClassVar[float] = 0.03
+    paste_settle: ClassVar[float] = 0.3
     # True when the screen keeps showing the previous answer for a moment after input:
     # a finished-looking screen then only counts once the turn has been seen busy.
     busy_before_done: ClassVar[bool] = True

@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 REFRESH_DEBOUNCE = 0.008   # coalesce bursts of output into one screen read
 SWEEP_INTERVAL = 5.0       # safety net for missed events and dead panes
-SUBMIT_VERIFY_TIMEOUT = 1.5
+SUBMIT_VERIFY_TIMEOUT = 2.0
 MCP_WAIT_LIMIT = 30.0
 # After input, a CLI whose screen still shows the previous answer has not started the
 # turn yet; believe "finished" without a busy sighting only after this long.
@@ -345,19 +345,19 @@ class TerminalManager:
             else:
                 await asyncio.to_thread(self.tmux.paste, live.pane_id, text, buffer_name)
                 await self._settle(live, quiet=live.provider.paste_settle)
-                size_before = live.log_size()
                 live.last_input_at = started = time.monotonic()
                 pressed = False
-            for _attempt in range(3):
+            for _attempt in range(4):
                 if pressed:
                     break
+                before = await asyncio.to_thread(self.tmux.capture, live.pane_id)
                 await asyncio.to_thread(self.tmux.send_keys, live.pane_id, *keys)
-                pressed = await self._grew(live, size_before, SUBMIT_VERIFY_TIMEOUT)
+                pressed = await self._submitted(live, before)
                 if not pressed:
                     log.info("terminal %s did not react to submit; pressing it again", terminal_id)
             if not pressed:
                 raise TerminalError(f"terminal {terminal_id} did not accept the input "
-                                    "(no reaction to the submit key after 3 tries)")
+                                    "(no reaction to the submit key after 4 tries)")
             live.awaiting_busy = live.provider.busy_before_done
             if live.status != TerminalStatus.PROCESSING:
                 await self._set_status(live, TerminalStatus.PROCESSING)
@@ -374,6 +374,20 @@ class TerminalManager:
             if new == size:
                 return
             size = new
+
+    async def _submitted(self, live: LiveTerminal, before: str) -> bool:
+        """Did the submit key start a turn? Some TUIs drop an Enter that follows a paste
+        too closely; the screen tells: it leaves the ready state, or at least changes."""
+        deadline = time.monotonic() + SUBMIT_VERIFY_TIMEOUT
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+            screen = await asyncio.to_thread(self.tmux.capture, live.pane_id)
+            status = live.provider.classify(screen)
+            if status not in READY:
+                return True
+            if screen != before and not _same_input_line(screen, before):
+                return True
+        return False
 
     async def _grew(self, live: LiveTerminal, size: int, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -477,6 +491,14 @@ class TerminalManager:
             pane, _, dead = line.partition(" ")
             states[pane] = dead == "1"
         return states
+
+
+def _same_input_line(screen: str, before: str) -> bool:
+    """True when only cosmetic lines changed (a blinking cursor, a clock): the typed
+    input is still sitting where it was."""
+    a = [l.rstrip() for l in screen.split("\n") if l.strip()]
+    b = [l.rstrip() for l in before.split("\n") if l.strip()]
+    return len(a) == len(b) and sum(x != y for x, y in zip(a, b)) <= 1 and a[-3:] == b[-3:]
 
 
 def _provider_for_row(row: dict[str, Any]) -> Provider:
