@@ -48,6 +48,7 @@ class RunExecutor:
         self.finished = asyncio.Event()
         self._session_lock = asyncio.Lock()
         self._cleanups: set[asyncio.Task] = set()
+        self._profiles: dict[str, Any] = {}
 
     # -- helpers used by node kinds ------------------------------------------------
     async def create_terminal(self, key: str, profile: Any, provider: str,
@@ -268,11 +269,17 @@ class RunExecutor:
             if not terminal:
                 raise node_kinds.NodeFailed(f"node {spec.target!r} has no terminal to send to")
             return await node_kinds.run_send_message(self, key, terminal, message, spec.reply, timeout)
-        profile = find_profile(spec.target, near=Path(self.run["workflow_path"]))
+        profile = self._profile(spec.target)
         provider = self.resolve_provider(spec, profile)
         workdir = spec.working_directory
         runner = node_kinds.run_handoff if spec.kind == "handoff" else node_kinds.run_assign
         return await runner(self, key, profile, provider, message, timeout, workdir, resume_terminal)
+
+    def _profile(self, name: str) -> Any:
+        """Profiles are read once per run: a 20-node chain need not parse them 20 times."""
+        if name not in self._profiles:
+            self._profiles[name] = find_profile(name, near=Path(self.run["workflow_path"]))
+        return self._profiles[name]
 
     def resolve_provider(self, spec: Any, profile: Any) -> str:
         explicit = self.options.get("provider") or spec.provider
