@@ -147,40 +147,10 @@ def run_version(path: str) -> str | None:
 
 
 def reap_processes(ctx: LaunchContext, grace: float = 3.0) -> list[int]:
-    """Terminate processes left behind by this terminal's CLI.
+    """Processes left behind by this terminal's CLI: its CAO_TERMINAL_ID or its HOME."""
+    from cao.processes import reap_processes as reap
 
-    A process belongs to the terminal when its environment carries the terminal's
-    CAO_TERMINAL_ID or its HOME is the terminal home (Codex's app-server daemon and, rarely,
-    Claude Code outlive the tmux window). Returns the pids that were signalled.
-    """
-    import psutil
-
-    home = str(ctx.terminal_home)
-    me = os.getpid()
-    victims = []
-    for proc in psutil.process_iter(["pid"]):
-        if proc.pid == me:
-            continue
-        try:
-            env = proc.environ()
-        except (psutil.Error, OSError):
-            continue
-        if env.get("CAO_TERMINAL_ID") == ctx.terminal_id or env.get("HOME") == home:
-            victims.append(proc)
-    for proc in victims:
-        try:
-            proc.terminate()
-        except psutil.Error:
-            pass
-    _, alive = psutil.wait_procs(victims, timeout=grace)
-    for proc in alive:
-        try:
-            proc.kill()
-        except psutil.Error:
-            pass
-    if alive:
-        psutil.wait_procs(alive, timeout=grace)
-    return [p.pid for p in victims]
+    return reap(ctx.terminal_id, home=str(ctx.terminal_home), grace=grace)
 
 
 _CACHE_LOCK = threading.Lock()

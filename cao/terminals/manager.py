@@ -8,6 +8,7 @@ re-adopt live windows and explain dead ones.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import secrets
@@ -17,8 +18,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-import psutil
-
+from cao.processes import reap_processes
 from cao import config
 from cao.providers.base import (LaunchContext, McpServerLaunch, Provider, TerminalStatus,
                                 strip_ansi)
@@ -421,7 +421,8 @@ class TerminalManager:
                 except Exception:
                     pass
             await asyncio.to_thread(self.tmux.kill_window, live.pane_id)
-        await asyncio.to_thread(reap_processes, terminal_id, 2.0, row.get("created_at"))
+        await asyncio.to_thread(functools.partial(reap_processes, terminal_id,
+                                                  since=row.get("created_at")))
         try:
             (live.provider if live else _provider_for_row(row)).cleanup(_cleanup_ctx(row))
         except Exception:
@@ -518,35 +519,3 @@ def _cleanup_ctx(row: dict[str, Any]) -> LaunchContext:
     return LaunchContext(terminal_id=row["id"], profile=None,
                          working_directory=Path(row["working_directory"]), terminal_home=home,
                          env={}, cao_mcp=McpServerLaunch(command=""))
-
-
-def reap_processes(terminal_id: str, grace: float = 2.0, since: float | None = None) -> int:
-    """Kill every process that carries this terminal's CAO_TERMINAL_ID in its environment.
-
-    Killing the tmux window only signals the pane's process group; agent CLIs start
-    daemons and MCP servers in their own groups, and some outlive the window.
-    """
-    me = os.getpid()
-    victims = []
-    for proc in psutil.process_iter(["pid", "create_time"]):
-        # Reading an environment costs a /proc read; processes older than the terminal
-        # cannot belong to it, so most of the machine is skipped on the cheap field.
-        if proc.pid == me or (since is not None and (proc.info["create_time"] or 0) < since - 1):
-            continue
-        try:
-            if proc.environ().get("CAO_TERMINAL_ID") == terminal_id:
-                victims.append(proc)
-        except psutil.Error:
-            continue
-    for proc in victims:
-        try:
-            proc.terminate()
-        except psutil.Error:
-            pass
-    _, alive = psutil.wait_procs(victims, timeout=grace)
-    for proc in alive:
-        try:
-            proc.kill()
-        except psutil.Error:
-            pass
-    return len(victims)
