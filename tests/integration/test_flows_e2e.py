@@ -173,7 +173,7 @@ def test_restart_after_kill9_never_fires_twice(cao_env, server, api, echo_agent)
     ok("flow", "add", str(path))
     finished(api, "steady")
     server.kill9()
-    subprocess.run(["sleep", "2.5"])  # at least one fire time passes while the server is down
+    subprocess.run(["sleep", "4.5"])  # at least two fire times pass while the server is down
     server.start()
     before = {r["id"] for r in history(api, "steady")}
     wait_until(lambda: [r for r in history(api, "steady")
