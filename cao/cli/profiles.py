@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cao.cli._common import api_errors, client, print_json, table
+from cao.cli._common import client, print_json, table
 
 
 def register(app: typer.Typer) -> None:

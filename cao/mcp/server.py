@@ -31,6 +31,10 @@ Tools to delegate work to other agents managed by cao (CLI Agent Orchestrator).
 - send_message: send a message to another agent's terminal by its terminal id.
 Agent profiles are names such as developer, reviewer, data_analyst."""
 
+# Shared by handoff and assign: the same parameter, described once.
+WorkingDirectory = Annotated[str | None, Field(
+    description="Directory the worker runs in (honoured only when the server allows it)")]
+
 server = MCPServer("cao-mcp-server", instructions=INSTRUCTIONS, log_level="WARNING")
 
 
@@ -72,8 +76,7 @@ async def handoff(
     message: Annotated[str, Field(description="The complete task for the worker; it sees nothing else")],
     timeout: Annotated[float | None, Field(description="Seconds to wait for the answer (default 600)",
                                            gt=0, le=86400)] = None,
-    working_directory: Annotated[str | None, Field(
-        description="Directory the worker runs in (honoured only when the server allows it)")] = None,
+    working_directory: WorkingDirectory = None,
 ) -> str:
     wait = timeout or DEFAULT_HANDOFF_TIMEOUT
     result = await _post("/orchestration/handoff", {
@@ -93,8 +96,7 @@ async def handoff(
 async def assign(
     agent_profile: Annotated[str, Field(description="Profile name of the worker agent")],
     message: Annotated[str, Field(description="The complete task for the worker")],
-    working_directory: Annotated[str | None, Field(
-        description="Directory the worker runs in (honoured only when the server allows it)")] = None,
+    working_directory: WorkingDirectory = None,
 ) -> str:
     result = await _post("/orchestration/assign", {
         "caller_id": _terminal_id(), "agent_profile": agent_profile, "message": message,

@@ -8,7 +8,6 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from cao.runtime.delegation import DelegationError
 from cao.runtime.profiles import find_profile
 from cao.runtime.sessions import close_session, launch_session, session_name
 from cao.store import inbox as inbox_store
@@ -256,5 +255,3 @@ async def info(request: Request) -> dict[str, Any]:
             "agent_store": str(config.agent_store_dir()), "tmux_socket": s.terminals.tmux.socket_name,
             "terminals_alive": len(s.terminals.live)}
 
-
-__all__ = ["router", "DelegationError"]

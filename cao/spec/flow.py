@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from cao.spec.document import DocumentModel
 from cao.spec.errors import FieldError
 from cao.spec.fields import CatchUp, Duration, seconds
 
@@ -29,7 +30,7 @@ def check_cron(expr: str) -> str:
     return expr
 
 
-class Flow(BaseModel):
+class Flow(DocumentModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"title": "cao flow"})
 
     name: str = Field(..., min_length=1)
@@ -49,8 +50,6 @@ class Flow(BaseModel):
     enabled: bool = True
     working_directory: str | None = None
 
-    _body: str = PrivateAttr(default="")
-    _source_path: Path | None = PrivateAttr(default=None)
 
     @field_validator("schedule")
     @classmethod
@@ -89,14 +88,6 @@ class Flow(BaseModel):
     @prompt.setter
     def prompt(self, text: str) -> None:
         self._body = (text or "").strip()
-
-    @property
-    def source_path(self) -> Path | None:
-        return self._source_path
-
-    @source_path.setter
-    def source_path(self, path: Path | None) -> None:
-        self._source_path = Path(path) if path is not None else None
 
     @property
     def script_timeout_seconds(self) -> float:

@@ -6,11 +6,11 @@ profiles load unchanged; types are permissive where CAO's are.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from cao.spec.document import DocumentModel
 from cao.spec.errors import FieldError
 
 _ENTRYPOINT_HINT = 'write it as "package.module:function"'
@@ -34,7 +34,7 @@ class McpServerConfig(BaseModel):
     disabledTools: list[str] | None = None
 
 
-class AgentProfile(BaseModel):
+class AgentProfile(DocumentModel):
     """An agent profile; the Markdown body is its system prompt."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True,
@@ -75,8 +75,6 @@ class AgentProfile(BaseModel):
     custom: dict[str, Any] | None = Field(
         None, description="Configuration of the `custom` provider.")
 
-    _body: str = PrivateAttr(default="")
-    _source_path: Path | None = PrivateAttr(default=None)
 
     @field_validator("entrypoint")
     @classmethod
@@ -99,10 +97,3 @@ class AgentProfile(BaseModel):
     def system_prompt(self, text: str) -> None:
         self._body = (text or "").strip()
 
-    @property
-    def source_path(self) -> Path | None:
-        return self._source_path
-
-    @source_path.setter
-    def source_path(self, path: Path | None) -> None:
-        self._source_path = Path(path) if path is not None else None

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints,
                       model_validator)
 
+from cao.spec.document import DocumentModel
 from cao.spec.errors import FieldError
 from cao.spec.fields import Duration, seconds
 
@@ -167,7 +167,7 @@ class Node(_Strict):
         return seconds(self.retry_backoff)
 
 
-class Workflow(_Strict):
+class Workflow(DocumentModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"title": "cao workflow"})
 
     name: str = Field(..., min_length=1)
@@ -179,21 +179,11 @@ class Workflow(_Strict):
     nodes: dict[NodeId, Node] = Field(..., min_length=1)
     output: str | None = Field(None, description="Jinja2 template of the run's output.")
 
-    _body: str = PrivateAttr(default="")
-    _source_path: Path | None = PrivateAttr(default=None)
     _raw: Any = PrivateAttr(default=None)   # RawDocument, for positions in diagnostics
 
     @property
     def body(self) -> str:
         return self._body
-
-    @property
-    def source_path(self) -> Path | None:
-        return self._source_path
-
-    @source_path.setter
-    def source_path(self, path: Path | None) -> None:
-        self._source_path = Path(path) if path is not None else None
 
     def bind_body(self, body: str, sections: dict[str, Any]) -> None:
         """Resolve prompts that name a `## section`; a node without a prompt uses the
