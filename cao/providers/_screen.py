@@ -33,6 +33,15 @@ def is_rule(line: str, min_len: int = 20) -> bool:
     return len(s) >= min_len and len(set(s)) == 1 and s[0] in RULE_CHARS
 
 
+def ruled_input(lines: list[str], prompt_re: re.Pattern[str]) -> int:
+    """Index of the rule drawn above the last input line matching `prompt_re`, or -1 when
+    no such input box is on screen (Claude Code and Copilot CLI draw theirs this way)."""
+    for i in range(len(lines) - 1, 0, -1):
+        if prompt_re.match(lines[i]) and is_rule(lines[i - 1]):
+            return i - 1
+    return -1
+
+
 def tail(lines: list[str], count: int) -> list[str]:
     """The last `count` non-blank lines."""
     return [line for line in lines if line.strip()][-count:]

@@ -54,11 +54,7 @@ def _answer_starts(turn: list[str]) -> list[int]:
 
 
 def _input_box(lines: list[str]) -> int:
-    """Index of the rule above the `❯` input line, or -1 if the prompt is not drawn."""
-    for i in range(len(lines) - 1, 0, -1):
-        if PROMPT_RE.match(lines[i]) and sc.is_rule(lines[i - 1]):
-            return i - 1
-    return -1
+    return sc.ruled_input(lines, PROMPT_RE)
 
 
 class ClaudeCodeProvider(AgentCliProvider):

@@ -46,10 +46,7 @@ TOOL_DONE_RE = re.compile(r"\(MCP: |\s{3,}\d+(?:\.\d+)?m?s$")
 
 
 def _input_box(lines: list[str]) -> int:
-    for i in range(len(lines) - 1, 0, -1):
-        if PROMPT_RE.match(lines[i]) and sc.is_rule(lines[i - 1]):
-            return i - 1
-    return -1
+    return sc.ruled_input(lines, PROMPT_RE)
 
 
 class CopilotCliProvider(AgentCliProvider):
