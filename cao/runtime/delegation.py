@@ -170,7 +170,20 @@ class Delegation:
 
     async def run_turn(self, terminal_id: str, message: str, *, kind: str,
                        timeout: float | None) -> HandoffResult:
-        """Wait until ready, send `message`, wait for the answer; never raise on timeout."""
+        """Wait until ready, send `message`, wait for the answer; never raise on timeout.
+
+        The terminal's inbox is held meanwhile: a queued message delivered the moment the
+        turn finishes would start another turn before this answer has been read.
+        """
+        self.terminals.hold_inbox(terminal_id, True)
+        try:
+            return await self._run_turn(terminal_id, message, kind=kind, timeout=timeout)
+        finally:
+            self.terminals.hold_inbox(terminal_id, False)
+            self.inbox.kick(terminal_id)
+
+    async def _run_turn(self, terminal_id: str, message: str, *, kind: str,
+                        timeout: float | None) -> HandoffResult:
         started = time.monotonic()
         try:
             await self.terminals.wait_ready(terminal_id, timeout=timeout)

@@ -93,8 +93,8 @@ class RunExecutor:
         for row in rows:
             if row["dynamic"] or row["parent_key"]:
                 continue
-            kids = sorted(children.get(row["key"], []), key=lambda r: json.loads(r["key"].split("[")[1][:-1])
-                          if "[" in r["key"] else 0)
+            # fan-out children are `id[i]`: order them by i
+            kids = sorted(children.get(row["key"], []), key=lambda r: int(r["key"].split("[")[1][:-1]))
             outputs = [k["output"] or "" for k in kids]
             output = row["output"] if row["output"] is not None else "\n\n".join(outputs)
             nodes[row["key"]] = {"output": output or "", "outputs": outputs, "state": row["state"],

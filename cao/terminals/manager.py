@@ -300,9 +300,19 @@ class TerminalManager:
                 self.changed.notify_all()
 
     def ready_for_input(self, terminal_id: str, status: TerminalStatus | None = None) -> bool:
-        """Idle, completed or errored (and, for CLIs that need it, its MCP tools are up)."""
+        """Ready for an inbox message: idle, completed or errored, its MCP tools up (for
+        CLIs that need it), and no turn of someone else's waiting to read its answer."""
         status = status or self.status(terminal_id)
+        live = self.live.get(terminal_id)
+        if live is not None and live.inbox_holds:
+            return False
         return status in READY and self._ready(terminal_id, status)
+
+    def hold_inbox(self, terminal_id: str, hold: bool) -> None:
+        """Keep inbox deliveries back while a caller runs a turn and reads its answer."""
+        live = self.live.get(terminal_id)
+        if live is not None:
+            live.inbox_holds = max(0, live.inbox_holds + (1 if hold else -1))
 
     def _ready(self, terminal_id: str, status: TerminalStatus) -> bool:
         if not (status in READY or status == TerminalStatus.WAITING_USER_ANSWER):

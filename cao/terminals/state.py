@@ -37,6 +37,7 @@ class LiveTerminal:
     dialogs_answered: int = 0
     mcp_ready: bool = False
     awaiting_busy: bool = False  # input sent, no busy screen seen yet
+    inbox_holds: int = 0         # turns in progress whose answer is still to be read
     created_at: float = field(default_factory=time.monotonic)
 
     def log_size(self) -> int:
