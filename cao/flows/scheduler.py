@@ -42,6 +42,10 @@ class LaunchOutcome:
 
 
 Launcher = Callable[[dict[str, Any], str, int], Awaitable[LaunchOutcome]]
+# A launcher may also offer two methods for work that outlives a server process (workflow
+# runs, which the runtime resumes after a restart):
+#   outlives_server(flow_run_row) -> bool: at stop, leave this run open instead of failing it;
+#   adopt(flow_run_row) -> Awaitable[LaunchOutcome] | None: at start, follow it to its end.
 
 
 class FlowNotFound(KeyError):
@@ -82,10 +86,29 @@ class FlowScheduler:
         self._changed = asyncio.Event()
         self._stopping = False
         with transaction(self.conn):
-            stale = store.recover_interrupted(self.conn, self.clock.now())
+            adopted = self._adopt_open_runs()
+            stale = store.recover_interrupted(
+                self.conn, self.clock.now(), keep=adopted,
+                keep_queued_of={row["flow_name"] for row, _ in adopted.values()})
         if stale:
             log.warning("closed %d flow run(s) left open by a previous server", len(stale))
+        for run_id, (row, outcome) in adopted.items():
+            log.info("flow %r: following run #%d again (workflow run %s)",
+                     row["flow_name"], run_id, row["run_id"])
+            self._track(run_id, row["flow_name"], self._follow(run_id, row["flow_name"], outcome))
         self._main = asyncio.create_task(self._run_loop(), name="cao-flow-scheduler")
+
+    def _adopt_open_runs(self) -> dict[int, tuple[dict[str, Any], Awaitable[LaunchOutcome]]]:
+        """Running rows of a previous process whose work goes on (a resumed workflow run)."""
+        adopt = getattr(self.launcher, "adopt", None)
+        if adopt is None:
+            return {}
+        adopted = {}
+        for row in store.open_runs(self.conn):
+            outcome = adopt(row) if row["state"] == "running" else None
+            if outcome is not None:
+                adopted[row["id"]] = (row, outcome)
+        return adopted
 
     async def stop(self, *, cancel_runs: bool = True) -> None:
         """Stop firing; cancel in-flight runs (recorded as failed) unless told to wait."""
@@ -282,8 +305,11 @@ class FlowScheduler:
     # --- one run ---------------------------------------------------------------------------
 
     def _spawn(self, run_id: int, spec: dict[str, Any], fire_time: datetime, trigger: str) -> None:
-        task = asyncio.create_task(self._execute(run_id, spec, fire_time, trigger),
-                                   name=f"cao-flow-{spec['name']}-{run_id}")
+        self._track(run_id, spec["name"], self._execute(run_id, spec, fire_time, trigger))
+
+    def _track(self, run_id: int, name: str, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        task.set_name(f"cao-flow-{name}-{run_id}")
         self._runs[run_id] = task
         task.add_done_callback(lambda _t: self._runs.pop(run_id, None))
 
@@ -291,6 +317,38 @@ class FlowScheduler:
                 **fields: Any) -> None:
         store.update_flow_run(self.conn, flow_run_id, state=state, reason=reason,
                               finished_at=self.clock.now(), **fields)
+
+    def _record_outcome(self, run_id: int, outcome: LaunchOutcome) -> None:
+        state = outcome.state if outcome.state in ("succeeded", "failed") else "failed"
+        reason = outcome.reason
+        if state != outcome.state:
+            reason = f"launcher returned unknown state {outcome.state!r}"
+        self._finish(run_id, state, reason, answer=outcome.answer,
+                     session_name=outcome.session_name, run_id=outcome.run_id,
+                     terminal_id=outcome.terminal_id)
+
+    def _stopped_during(self, run_id: int) -> None:
+        """This process stops while the run goes on: fail it, unless its work outlives us."""
+        outlives = getattr(self.launcher, "outlives_server", None)
+        row = store.get_flow_run(self.conn, run_id)
+        if self._stopping and outlives is not None and row is not None and outlives(row):
+            log.info("flow run #%d stays open: its workflow run resumes with the server", run_id)
+            return
+        self._finish(run_id, "failed", "cancelled: the flow scheduler stopped during this run")
+
+    async def _follow(self, run_id: int, name: str, outcome: Awaitable[LaunchOutcome]) -> None:
+        """Wait for the outcome of a run adopted from a previous server process."""
+        try:
+            self._record_outcome(run_id, await outcome)
+        except asyncio.CancelledError:
+            self._stopped_during(run_id)
+            raise
+        except Exception as exc:
+            log.exception("flow %r run #%d failed", name, run_id)
+            self._finish(run_id, "failed", f"launch failed: {type(exc).__name__}: {exc}")
+        finally:
+            if not self._stopping:
+                self._start_queued(name)
 
     async def _execute(self, run_id: int, spec: dict[str, Any], fire_time: datetime,
                        trigger: str) -> None:
@@ -309,18 +367,11 @@ class FlowScheduler:
                            "gate_output": values, **context}
             if self.launcher is None:
                 raise RuntimeError("no launcher configured for the flow scheduler")
-            outcome = await self.launcher(launch_spec, prompt, run_id)
-            state = outcome.state if outcome.state in ("succeeded", "failed") else "failed"
-            reason = outcome.reason
-            if state != outcome.state:
-                reason = f"launcher returned unknown state {outcome.state!r}"
-            self._finish(run_id, state, reason, answer=outcome.answer,
-                         session_name=outcome.session_name, run_id=outcome.run_id,
-                         terminal_id=outcome.terminal_id)
+            self._record_outcome(run_id, await self.launcher(launch_spec, prompt, run_id))
         except TemplateError as exc:
             self._finish(run_id, "failed", f"prompt: {exc}")
         except asyncio.CancelledError:
-            self._finish(run_id, "failed", "cancelled: the flow scheduler stopped during this run")
+            self._stopped_during(run_id)
             raise
         except Exception as exc:
             log.exception("flow %r run #%d failed", name, run_id)

@@ -68,7 +68,8 @@ async def close_orphaned_sessions(services: Any) -> None:
     """Close flow sessions a previous server process left open.
 
     Their flow runs are closed as interrupted (not re-run) when the scheduler starts, so
-    nothing will ever talk to these agents again; left alone they would pile up.
+    nothing will ever talk to these agents again; left alone they would pile up. (Workflow
+    runs of flows are different: the runtime resumes them and the scheduler follows them.)
     """
     for row in sessions_store.list_sessions(services.conn):
         if row["name"].startswith(SESSION_PREFIX):
@@ -135,15 +136,40 @@ class FlowLauncher:
         run = await runs.start_run(spec["workflow"], spec.get("inputs") or {},
                                    provider=spec.get("provider"),
                                    working_directory=_workdir(spec))
-        links = {"run_id": run["id"], "session_name": run["session_name"]}
-        self._link(flow_run_id, **links)
-        # The executor sets `finished` whatever the outcome (also on cancel and crash).
-        await runs.executors[run["id"]].finished.wait()
-        run = runs_store.get_run(self.services.conn, run["id"])
+        self._link(flow_run_id, run_id=run["id"], session_name=run["session_name"])
+        return await self._follow_workflow(run["id"], run["session_name"])
+
+    async def _follow_workflow(self, run_id: str, session_name: str | None) -> LaunchOutcome:
+        links = {"run_id": run_id, "session_name": session_name}
+        executor = self.services.extras["runs"].executors.get(run_id)
+        if executor is not None:
+            # The executor sets `finished` whatever the outcome (also on cancel and crash).
+            await executor.finished.wait()
+        run = runs_store.get_run(self.services.conn, run_id)
+        if run is None:
+            return LaunchOutcome("failed", reason=f"workflow run {run_id} no longer exists", **links)
         if run["state"] == "succeeded":
             return LaunchOutcome("succeeded", answer=run.get("output"), **links)
-        return LaunchOutcome("failed", reason=f"workflow run {run['id']} {run['state']}: "
+        if run["state"] in ("running", "pending"):  # no executor: the runtime did not resume it
+            return LaunchOutcome("failed", reason=f"workflow run {run_id} was not resumed after "
+                                 f"a restart; see `cao status {run_id}`", **links)
+        return LaunchOutcome("failed", reason=f"workflow run {run_id} {run['state']}: "
                              f"{run.get('error') or 'no error recorded'}", **links)
+
+    # --- work that outlives a server process (see cao.flows.scheduler) -----------------------
+
+    def outlives_server(self, flow_run: dict[str, Any]) -> bool:
+        """A flow's workflow run is journaled and resumed by the runtime after a restart."""
+        return bool(flow_run.get("run_id"))
+
+    def adopt(self, flow_run: dict[str, Any]) -> Any:
+        """After a restart: follow the workflow run a flow run started to its end."""
+        if not flow_run.get("run_id"):
+            return None  # an agent session: closed with its server, nothing to follow
+        run = runs_store.get_run(self.services.conn, flow_run["run_id"])
+        if run is None or run["kind"] != "workflow":
+            return None
+        return self._follow_workflow(run["id"], flow_run.get("session_name"))
 
 
 def attach_flows(services: Any) -> FlowScheduler:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Iterable
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS flows (
@@ -253,21 +253,32 @@ def queued_run(conn: sqlite3.Connection, flow_name: str) -> dict[str, Any] | Non
         (flow_name,)).fetchone())
 
 
-def recover_interrupted(conn: sqlite3.Connection, now: datetime | None = None) -> list[int]:
+def open_runs(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """Flow runs still 'running' or 'queued', oldest first (after a restart: a gone process's)."""
+    return [_run_row(r) for r in conn.execute(
+        "SELECT * FROM flow_runs WHERE state IN ('running', 'queued') ORDER BY id")]
+
+
+def recover_interrupted(conn: sqlite3.Connection, now: datetime | None = None, *,
+                        keep: Iterable[int] = (), keep_queued_of: Iterable[str] = ()) -> list[int]:
     """Close runs left active by a previous server process; returns their ids.
 
     Called once when a scheduler starts, before it fires anything: a row still 'running'
-    or 'queued' then belongs to a process that is gone.
+    or 'queued' then belongs to a process that is gone, except the runs in `keep` (the
+    scheduler follows them again) and the queued runs of the flows in `keep_queued_of`
+    (they still wait behind a followed run).
     """
     stamp = iso(now) if now else _now()
-    ids = [r[0] for r in conn.execute(
-        "SELECT id FROM flow_runs WHERE state IN ('running', 'queued') ORDER BY id")]
-    conn.execute(
-        """UPDATE flow_runs SET state = 'failed', finished_at = ?,
-               reason = 'interrupted: the cao server stopped while this run was in progress'
-           WHERE state = 'running'""", (stamp,))
-    conn.execute(
-        """UPDATE flow_runs SET state = 'skipped', finished_at = ?,
-               reason = 'the cao server stopped before this queued run could start'
-           WHERE state = 'queued'""", (stamp,))
-    return ids
+    keep, keep_queued_of = set(keep), set(keep_queued_of)
+    closed = []
+    for row in open_runs(conn):
+        if row["id"] in keep or (row["state"] == "queued" and row["flow_name"] in keep_queued_of):
+            continue
+        if row["state"] == "running":
+            update_flow_run(conn, row["id"], state="failed", finished_at=stamp,
+                            reason="interrupted: the cao server stopped while this run was in progress")
+        else:
+            update_flow_run(conn, row["id"], state="skipped", finished_at=stamp,
+                            reason="the cao server stopped before this queued run could start")
+        closed.append(row["id"])
+    return closed

@@ -196,6 +196,34 @@ def test_restart_after_kill9_never_fires_twice(cao_env, server, api, echo_agent)
     assert set(alive) <= running
 
 
+def test_workflow_run_of_a_flow_survives_a_kill9_and_its_outcome_is_recorded(cao_env, server,
+                                                                             api):
+    folder = cao_env["work"] / "slow"
+    (folder / "profiles").mkdir(parents=True)
+    write_profile(folder / "profiles", "slowpoke", "cao.agents.builtin:sleeper")
+    (folder / "wf.md").write_text(
+        "---\nname: slow\nnodes:\n  nap: {handoff: slowpoke, prompt: \"sleep 4 rested\"}\n"
+        "output: \"done:{{ nodes.nap.output }}\"\n---\n")
+    path = write_flow(folder, "slow-flow", f'schedule: "{YEARLY}"\nworkflow: ./wf.md')
+    ok("flow", "add", str(path))
+    ok("flow", "run", "slow-flow")
+    row = wait_until(lambda: next((r for r in history(api, "slow-flow") if r["run_id"]), None),
+                     message="the flow's workflow run")
+    wait_until(lambda: any(n["state"] == "running" and n["terminal_id"]
+                           for n in api.get(f"/runs/{row['run_id']}")["nodes"]),
+               message="the workflow's node running in its terminal")
+    server.kill9()
+    server.start()
+    # The runtime resumes the workflow run and the scheduler follows it to its end: the
+    # flow's history says what the run did, not "interrupted".
+    done = wait_until(lambda: next((r for r in history(api, "slow-flow")
+                                    if r["state"] != "running"), None),
+                      timeout=30, message="the flow run's outcome")
+    assert (done["state"], done["answer"], done["run_id"]) == \
+        ("succeeded", "done:rested", row["run_id"])
+    assert api.get(f"/runs/{row['run_id']}")["state"] == "succeeded"
+
+
 def test_cli_says_flows_need_a_running_server(cao_env):
     url = f"http://127.0.0.1:{free_port()}"
     res = cao("flow", "list", env={"CAO_SERVER_URL": url})

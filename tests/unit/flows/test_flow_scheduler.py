@@ -226,6 +226,86 @@ def test_run_in_progress_at_a_crash_is_closed_not_repeated(make_scheduler, db_pa
     assert "server stopped while this run was in progress" in rows["09:00"]["reason"]
 
 
+class WorkflowLauncher(Launcher):
+    """Like the server's launcher for workflow flows: links a workflow run that outlives
+    the scheduler, and follows it again after a restart."""
+
+    def __init__(self, conn, adopt_answer: str | None = None, **kw):
+        super().__init__(**kw)
+        self.conn, self.adopt_answer, self.adopted = conn, adopt_answer, []
+
+    async def __call__(self, spec, prompt, flow_run_id):
+        store.update_flow_run(self.conn, flow_run_id, run_id=f"r-{flow_run_id}")
+        return await super().__call__(spec, prompt, flow_run_id)
+
+    def outlives_server(self, row):
+        return bool(row["run_id"])
+
+    def adopt(self, row):
+        if self.adopt_answer is None:
+            return None
+        self.adopted.append(row["id"])
+
+        async def outcome():
+            return LaunchOutcome("succeeded", answer=self.adopt_answer, run_id=row["run_id"])
+        return outcome()
+
+
+def test_a_workflow_run_in_progress_at_a_stop_is_followed_after_the_restart(make_scheduler,
+                                                                            db_path):
+    async def before_stop():
+        clock = FakeClock(utc(2024, 1, 1, 0, 59, 59))
+        s = make_scheduler(clock, WorkflowLauncher(connect(db_path), hold=True))
+        await s.start()
+        s.add_flow(flow("f", overlap="queue"))
+        await clock.advance(1)  # 01:00 runs (held) ...
+        await clock.advance(3600)  # ... so 02:00 queues behind it
+        await s.stop()
+
+    async def after_restart(answer):
+        clock = FakeClock(utc(2024, 1, 1, 2, 0, 30))
+        launcher = WorkflowLauncher(connect(db_path), adopt_answer=answer)
+        s = make_scheduler(clock, launcher)
+        await s.start()
+        await s.drain()
+        await s.stop()
+        return launcher
+
+    asyncio.run(before_stop())
+    assert [r[2] for r in hist(db_path, "f")] == ["running", "queued"]
+    launcher = asyncio.run(after_restart("report of r-1"))
+    rows = store.history(connect(db_path), "f")[::-1]
+    assert launcher.adopted == [rows[0]["id"]]
+    assert (rows[0]["state"], rows[0]["answer"], rows[0]["run_id"]) == \
+        ("succeeded", "report of r-1", "r-1")
+    # The queued fire waited for the followed run, then started in the new process.
+    assert [c["fire_time"][11:16] for c in launcher.calls] == ["02:00"]
+    assert rows[1]["state"] == "succeeded"
+
+
+def test_an_open_run_nobody_can_follow_is_closed_as_interrupted(make_scheduler, db_path):
+    async def before_stop():
+        clock = FakeClock(utc(2024, 1, 1, 0, 59, 59))
+        s = make_scheduler(clock, WorkflowLauncher(connect(db_path), hold=True))
+        await s.start()
+        s.add_flow(flow("f", overlap="queue"))
+        await clock.advance(1)
+        await clock.advance(3600)
+        await s.stop()
+
+    async def after_restart():
+        s = make_scheduler(FakeClock(utc(2024, 1, 1, 2, 0, 30)),
+                           WorkflowLauncher(connect(db_path), adopt_answer=None))
+        await s.start()
+        await s.stop()
+
+    asyncio.run(before_stop())
+    asyncio.run(after_restart())
+    rows = store.history(connect(db_path), "f")[::-1]
+    assert [r["state"] for r in rows] == ["failed", "skipped"]
+    assert rows[0]["reason"].startswith("interrupted") and rows[0]["run_id"] == "r-1"
+
+
 # --- gates -----------------------------------------------------------------------------------
 
 def _gated(make_scheduler, tmp_path, gate_body, **kw):
