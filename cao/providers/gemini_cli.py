@@ -41,7 +41,10 @@ class GeminiCliProvider(GeminiFamilyProvider):
     blocking_dialogs = [re.compile(r"How would you like to authenticate")]
 
     def extra_env(self, ctx: LaunchContext) -> dict[str, str]:
-        env = {"GEMINI_CLI_TRUST_WORKSPACE": "true"}
+        # CI=true (GitHub Actions sets it, and cao-server inherits it) makes gemini take the
+        # headless path: it exits 42 for want of a prompt on stdin. A cao terminal is an
+        # interactive tmux window whatever the host is, so say so.
+        env = {"GEMINI_CLI_TRUST_WORKSPACE": "true", "CI": "false"}
         if not env_value(ctx, "GEMINI_API_KEY") and is_loopback(
                 env_value(ctx, "GOOGLE_GEMINI_BASE_URL")):
             env["GEMINI_API_KEY"] = "cao-local"  # a local endpoint needs no real key

@@ -184,6 +184,13 @@ def test_gemini_trusts_the_working_directory(make_ctx):
     assert settings["security"]["auth"]["selectedType"] == "gemini-api-key"
 
 
+def test_gemini_stays_interactive_when_the_host_is_ci(make_ctx):
+    # With CI=true inherited from the host, gemini 0.61 goes headless and exits 42.
+    ctx = make_ctx(env={"CI": "true"})
+    plan = get_provider("gemini_cli").build_launch(ctx)
+    assert {**ctx.env, **plan.env}["CI"] == "false"
+
+
 def test_qwen_warns_the_model_about_its_builtin_send_message(make_ctx):
     ctx = make_ctx(profile=Profile(model="fake-model"))
     plan = get_provider("qwen_code").build_launch(ctx)
