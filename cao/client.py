@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -40,15 +41,7 @@ class CaoClient:
             raise ServerUnavailable(
                 f"no cao-server answers at {self.base_url}; start one with `cao-server` "
                 "(or `cao server`)") from exc
-        if resp.status_code >= 400:
-            try:
-                detail = resp.json().get("detail", resp.text)
-            except ValueError:
-                detail = resp.text
-            if not isinstance(detail, str):
-                detail = str(detail)
-            raise ApiError(resp.status_code, detail)
-        return resp.json()
+        return _raise_for(resp)
 
     def get(self, path: str, **kw: Any) -> Any:
         return self.request("GET", path, **kw)
@@ -64,6 +57,75 @@ class CaoClient:
             return self.http.get("/health", timeout=2).status_code == 200
         except httpx.HTTPError:
             return False
+
+
+def _raise_for(resp: httpx.Response) -> Any:
+    if resp.status_code >= 400:
+        try:
+            detail = resp.json().get("detail", resp.text)
+        except ValueError:
+            detail = resp.text
+        raise ApiError(resp.status_code, detail if isinstance(detail, str) else str(detail))
+    return resp.json()
+
+
+# A handoff's waiter keeps asking this long past the server's own deadline, so it never
+# gives up before the server does, and rides out a server restart in between.
+HANDOFF_MARGIN = 30.0
+HANDOFF_POLL = 25.0   # seconds per long poll
+START_RETRY = 10.0    # a server restarting right now: how long a new handoff waits for it
+
+
+async def handoff_and_wait(body: dict[str, Any], timeout: float,
+                           base_url: str | None = None) -> dict[str, Any]:
+    """Start a handoff and wait for its outcome, riding out a restart of the server.
+
+    The server records the handoff before the worker gets its task and finishes it after a
+    restart, so a lost connection is not a lost handoff: the wait reconnects and asks again
+    by id until the server's deadline (plus a margin) has passed.
+    """
+    base_url = base_url or config.server_url()
+    deadline = time.monotonic() + timeout + HANDOFF_MARGIN
+    async with httpx.AsyncClient(base_url=base_url, trust_env=False) as http:
+        start_by = time.monotonic() + START_RETRY
+        while True:
+            try:
+                # Only a refused connection is retried: then nothing reached the server.
+                record = _raise_for(await http.post(
+                    "/orchestration/handoff", json={**body, "timeout": timeout, "wait": False},
+                    timeout=120))
+                break
+            except httpx.ConnectError:
+                if time.monotonic() > start_by:
+                    raise ServerUnavailable(
+                        f"cao-server is not reachable at {base_url}; it must be running for "
+                        "delegation to work (start it with `cao-server`)") from None
+                await asyncio.sleep(0.5)
+        outage_since: float | None = None
+        while not record["done"]:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                why = ("the cao-server has not answered since "
+                       f"{time.monotonic() - outage_since:.0f}s ago" if outage_since else
+                       "the server did not report an outcome in time")
+                raise ServerUnavailable(
+                    f"handoff {record['id']} (worker terminal {record['terminal_id']}): {why}; "
+                    "once a cao-server runs again it finishes the handoff, and "
+                    f"`cao agent handoff-result {record['id']}` prints the answer")
+            wait = min(HANDOFF_POLL, max(0.0, left - 1))
+            try:
+                resp = await http.get(f"/orchestration/handoffs/{record['id']}",
+                                      params={"wait": wait}, timeout=wait + 15)
+            except httpx.TransportError:
+                outage_since = outage_since or time.monotonic()
+                await asyncio.sleep(0.5)
+                continue
+            if resp.status_code >= 500:
+                await asyncio.sleep(0.5)
+                continue
+            outage_since = None
+            record = _raise_for(resp)
+    return record
 
 
 def ensure_server(client: CaoClient, wait: float = 20.0) -> bool:

@@ -25,10 +25,32 @@ def handoff(agent_profile: str = typer.Argument(...), message: str = typer.Argum
             timeout: float = typer.Option(600, help="Seconds to wait for the answer."),
             working_directory: Optional[str] = typer.Option(None)) -> None:
     """Run a worker on MESSAGE, wait, print its final answer."""
+    import asyncio
+
+    from cao.client import handoff_and_wait
+
     with api_errors():
-        result = client().post("/orchestration/handoff", {
-            "caller_id": _caller(), "agent_profile": agent_profile, "message": message,
-            "timeout": timeout, "working_directory": working_directory}, timeout=timeout + 30)
+        result = asyncio.run(handoff_and_wait(
+            {"caller_id": _caller(), "agent_profile": agent_profile, "message": message,
+             "working_directory": working_directory}, timeout, base_url=client().base_url))
+    _print_handoff(result)
+
+
+@agent_app.command("handoff-result")
+def handoff_result(handoff_id: str = typer.Argument(..., help="The id, e.g. h-1a2b3c4d5e"),
+                   wait: float = typer.Option(0, help="Seconds to wait for it to finish.")) -> None:
+    """Print the answer of an earlier handoff (e.g. one whose caller lost the server)."""
+    with api_errors():
+        result = client().get(f"/orchestration/handoffs/{handoff_id}",
+                              params={"wait": min(wait, 300)}, timeout=min(wait, 300) + 15)
+    if not result["done"]:
+        typer.echo(f"handoff {handoff_id} is still running [worker terminal "
+                   f"{result['terminal_id']}]", err=True)
+        raise typer.Exit(3)
+    _print_handoff(result)
+
+
+def _print_handoff(result: dict) -> None:
     if not result.get("ok"):
         typer.echo(f"error: {result.get('error')} [worker terminal {result.get('terminal_id')}]", err=True)
         raise typer.Exit(1)

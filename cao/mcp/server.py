@@ -6,7 +6,8 @@ they forward to the cao-server's REST API, which does the work and records each 
 in the caller's run graph.
 
 Timeouts: a handoff waits as long as the server does, plus a margin, so the MCP call
-never gives up first and the server never reports failure for work that succeeded.
+never gives up first and the server never reports failure for work that succeeded. The
+wait is a series of long polls by handoff id, so it survives a restart of the server.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
 DEFAULT_HANDOFF_TIMEOUT = 600.0
-HTTP_MARGIN = 30.0
 
 INSTRUCTIONS = """\
 Tools to delegate work to other agents managed by cao (CLI Agent Orchestrator).
@@ -78,10 +78,17 @@ async def handoff(
                                            gt=0, le=86400)] = None,
     working_directory: WorkingDirectory = None,
 ) -> str:
-    wait = timeout or DEFAULT_HANDOFF_TIMEOUT
-    result = await _post("/orchestration/handoff", {
-        "caller_id": _terminal_id(), "agent_profile": agent_profile, "message": message,
-        "timeout": wait, "working_directory": working_directory}, timeout=wait + HTTP_MARGIN)
+    from cao.client import ApiError, ServerUnavailable, handoff_and_wait
+
+    try:
+        result = await handoff_and_wait(
+            {"caller_id": _terminal_id(), "agent_profile": agent_profile, "message": message,
+             "working_directory": working_directory},
+            timeout or DEFAULT_HANDOFF_TIMEOUT, base_url=_base_url())
+    except ServerUnavailable as exc:
+        raise ToolError(str(exc)) from None
+    except ApiError as exc:
+        raise ToolError(exc.detail) from None
     if not result.get("ok"):
         raise ToolError(f"handoff to {agent_profile!r} failed: {result.get('error')} "
                         f"[worker terminal {result.get('terminal_id')}]")

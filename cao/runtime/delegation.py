@@ -19,10 +19,12 @@ from typing import Any
 from cao import config
 from cao.providers.base import TerminalStatus
 from cao.runtime.profiles import find_profile
+from cao.store import handoffs as handoffs_store
 from cao.store import runs as runs_store
 from cao.store import sessions as sessions_store
 from cao.terminals.inbox import InboxService
 from cao.terminals.manager import TerminalError, TerminalManager
+from cao.terminals.state import FINISHED
 from cao.terminals.policy import check_working_directory
 
 log = logging.getLogger(__name__)
@@ -53,6 +55,7 @@ class Delegation:
         self.conn = conn
         self.terminals = terminals
         self.inbox = inbox
+        self._handoff_tasks: dict[str, asyncio.Task] = {}
 
     # -- provider choice ------------------------------------------------------------
     def resolve_provider(self, profile: Any, *, explicit: str | None = None,
@@ -191,14 +194,14 @@ class Delegation:
             turn = await self.terminals.send_input(terminal_id, message, kind=kind)
             status = await self.terminals.wait_finished(terminal_id, turn, remaining)
         except asyncio.TimeoutError:
-            status = self.terminals.status(terminal_id)
-            return HandoffResult(terminal_id, status.value, None,
-                                 f"timed out after {timeout:.0f}s waiting for terminal {terminal_id} "
-                                 f"(status {status.value}); the worker was left running so you can "
-                                 "inspect it")
+            return self._timed_out(terminal_id, timeout)
         except TerminalError as exc:
             status = self.terminals.status(terminal_id)
             return HandoffResult(terminal_id, status.value, None, str(exc))
+        return await self._conclude(terminal_id, status)
+
+    async def _conclude(self, terminal_id: str, status: TerminalStatus) -> HandoffResult:
+        """The outcome of a finished turn: the answer, or an error with the screen's tail."""
         if status == TerminalStatus.COMPLETED:
             try:
                 return HandoffResult(terminal_id, status.value,
@@ -220,21 +223,115 @@ class Delegation:
         return HandoffResult(terminal_id, status.value, None,
                              f"{detail} (terminal {terminal_id}); last output:\n{tail}")
 
+    async def resume_turn(self, terminal_id: str, message: str, *, kind: str,
+                          timeout: float | None) -> HandoffResult | None:
+        """After a restart: finish the turn a re-adopted worker was given before.
+
+        A worker that answered keeps its answer; one still working is waited for; one that
+        is ready again never got the message, so it gets it now. None when the worker has
+        exited (the caller decides whether a new worker takes over).
+        """
+        status = self.terminals.status(terminal_id)
+        if status == TerminalStatus.EXITED:
+            return None
+        if status == TerminalStatus.PROCESSING:
+            try:
+                status = await self.terminals.wait_finished(terminal_id, 0, timeout)
+            except asyncio.TimeoutError:
+                return self._timed_out(terminal_id, timeout)
+        if status in FINISHED:  # it got the message: answered, failed or asks the user
+            return await self._conclude(terminal_id, status)
+        return await self.run_turn(terminal_id, message, kind=kind, timeout=timeout)
+
+    def _timed_out(self, terminal_id: str, timeout: float | None) -> HandoffResult:
+        status = self.terminals.status(terminal_id)
+        return HandoffResult(terminal_id, status.value, None,
+                             f"timed out after {timeout or 0:.0f}s waiting for terminal "
+                             f"{terminal_id} (status {status.value}); the worker was left running "
+                             "so you can inspect it")
+
     # -- the three operations -------------------------------------------------------
     async def handoff(self, caller_id: str | None, agent_profile: str, message: str, *,
                       timeout: float | None = None, working_directory: str | None = None,
                       provider: str | None = None) -> HandoffResult:
+        """Blocking delegation: the worker's answer (or a clear error), whole."""
+        record = await self.start_handoff(caller_id, agent_profile, message, timeout=timeout,
+                                          working_directory=working_directory, provider=provider)
+        return await asyncio.shield(self._handoff_tasks[record["id"]])
+
+    async def start_handoff(self, caller_id: str | None, agent_profile: str, message: str, *,
+                            timeout: float | None = None, working_directory: str | None = None,
+                            provider: str | None = None) -> dict[str, Any]:
+        """Create the worker, record the handoff, and start the turn; returns the record.
+
+        The record is written before the worker gets its task, so the handoff survives a
+        server restart: `resume_handoffs()` finishes it and `wait_handoff()` reports it.
+        """
         caller = self._caller(caller_id)
         self._check_limits(caller, agent_profile)
         worker = await self.create_worker(caller, agent_profile,
                                           working_directory=working_directory, provider=provider)
         key = self._record(caller, "handoff", profile=agent_profile, provider=worker["provider"],
                            terminal_id=worker["id"], message=message)
-        result = await self.run_turn(worker["id"], message, kind="handoff",
-                                     timeout=timeout or DEFAULT_HANDOFF_TIMEOUT)
-        self._finish(caller, key, "succeeded" if result.ok else "failed", result.output, result.error)
-        if result.ok:
-            asyncio.ensure_future(self._retire(worker["id"], "handoff finished"))
+        record = handoffs_store.create(
+            self.conn, caller_id=caller_id, agent_profile=agent_profile, worker_id=worker["id"],
+            message=message, timeout=timeout or DEFAULT_HANDOFF_TIMEOUT, node_key=key)
+        self._track_handoff(record, self.run_turn(worker["id"], message, kind="handoff",
+                                                  timeout=timeout or DEFAULT_HANDOFF_TIMEOUT))
+        return record
+
+    def _track_handoff(self, record: dict[str, Any], turn: Any) -> None:
+        async def finish() -> HandoffResult:
+            result = await turn
+            handoffs_store.finish(self.conn, record["id"], ok=result.ok, status=result.status,
+                                  output=result.output, error=result.error)
+            caller = self._caller_or_none(record["caller_id"])
+            self._finish(caller, record["node_key"], "succeeded" if result.ok else "failed",
+                         result.output, result.error)
+            if result.ok:
+                asyncio.ensure_future(self._retire(record["worker_id"], "handoff finished"))
+            return result
+
+        task = asyncio.ensure_future(finish())
+        self._handoff_tasks[record["id"]] = task
+        task.add_done_callback(lambda _t: self._handoff_tasks.pop(record["id"], None))
+
+    def _caller_or_none(self, caller_id: str | None) -> dict[str, Any] | None:
+        return sessions_store.get_terminal(self.conn, caller_id) if caller_id else None
+
+    async def wait_handoff(self, handoff_id: str, wait: float | None) -> dict[str, Any]:
+        """The handoff's record once it has finished, or as it stands after `wait` seconds
+        (None: however long it takes)."""
+        task = self._handoff_tasks.get(handoff_id)
+        if task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(task), wait)
+            except asyncio.TimeoutError:
+                pass
+        record = handoffs_store.get(self.conn, handoff_id)
+        if record is None:
+            raise LookupError(f"no handoff {handoff_id!r} on this cao-server")
+        return record
+
+    async def resume_handoffs(self) -> None:
+        """On server start: finish the handoffs a previous server process left running."""
+        for record in handoffs_store.unfinished(self.conn):
+            remaining = max(1.0, record["deadline"] - time.time())
+            self._track_handoff(record, self._resumed_turn(record, remaining))
+            log.info("resuming handoff %s (worker %s)", record["id"], record["worker_id"])
+
+    async def _resumed_turn(self, record: dict[str, Any], timeout: float) -> HandoffResult:
+        worker_id = record["worker_id"]
+        try:
+            result = await self.resume_turn(worker_id, record["message"], kind="handoff",
+                                            timeout=timeout)
+        except (TerminalError, KeyError) as exc:
+            result = HandoffResult(worker_id, "exited", None,
+                                   f"the worker could not be re-adopted after a server restart: {exc}")
+        if result is None:
+            result = HandoffResult(worker_id, "exited", None,
+                                   f"the worker (terminal {worker_id}) exited while the cao-server "
+                                   "was down; hand the task off again")
         return result
 
     async def _retire(self, terminal_id: str, reason: str) -> None:

@@ -39,27 +39,16 @@ def key_of_receiver(receiver_id: str) -> tuple[str, str]:
 async def run_handoff(ex: Any, key: str, profile: Any, provider: str, message: str,
                       timeout: float | None, workdir: str | None, resume_terminal: str | None) -> str:
     delegation = ex.services.delegation
-    terminals = ex.services.terminals
-    terminal_id = resume_terminal
-    if terminal_id is not None:
-        # Re-adopted after a restart: finish the turn that was running, if it still is.
-        status = terminals.status(terminal_id)
-        if status == TerminalStatus.COMPLETED:
-            return await terminals.output(terminal_id, "last")
-        if status == TerminalStatus.PROCESSING:
-            try:
-                status = await terminals.wait_finished(terminal_id, 0, timeout)
-            except asyncio.TimeoutError:
-                raise NodeFailed(f"timed out after {timeout:.0f}s (terminal {terminal_id})") from None
-            if status == TerminalStatus.COMPLETED:
-                return await terminals.output(terminal_id, "last")
-            raise NodeFailed(f"worker ended in status {status.value} (terminal {terminal_id})")
-        if status == TerminalStatus.EXITED:
-            terminal_id = None
-    if terminal_id is None:
-        worker = await ex.create_terminal(key, profile, provider, workdir)
-        terminal_id = worker["id"]
-    result = await delegation.run_turn(terminal_id, message, kind="handoff", timeout=timeout)
+    if resume_terminal is not None:
+        # Re-adopted after a restart: finish the turn it was given (None: it has exited).
+        result = await delegation.resume_turn(resume_terminal, message, kind="handoff",
+                                              timeout=timeout)
+        if result is not None:
+            if not result.ok:
+                raise NodeFailed(result.error or "handoff failed")
+            return result.output or ""
+    worker = await ex.create_terminal(key, profile, provider, workdir)
+    result = await delegation.run_turn(worker["id"], message, kind="handoff", timeout=timeout)
     if not result.ok:
         raise NodeFailed(result.error or "handoff failed")
     return result.output or ""

@@ -57,6 +57,9 @@ class HandoffBody(BaseModel):
     timeout: float | None = None
     working_directory: str | None = None
     provider: str | None = None
+    wait: bool = Field(True, description=(
+        "true: answer when the worker has finished. false: answer at once with the handoff's "
+        "id; then poll GET /orchestration/handoffs/{id}, which survives a server restart."))
 
 
 class AssignBody(BaseModel):
@@ -205,12 +208,32 @@ async def list_inbox(terminal_id: str, request: Request, state: str | None = Non
 # -- delegation -----------------------------------------------------------------------
 @router.post("/orchestration/handoff", tags=["orchestration"])
 async def handoff(body: HandoffBody, request: Request) -> dict[str, Any]:
-    """Blocking delegation: returns the worker's final answer (or a clear error)."""
-    result = await svc(request).delegation.handoff(
+    """Blocking delegation: returns the worker's final answer (or a clear error).
+
+    With `wait: false` it returns the handoff record at once (`id`, `worker_id`, `state`).
+    """
+    delegation = svc(request).delegation
+    record = await delegation.start_handoff(
         body.caller_id, body.agent_profile, body.message, timeout=body.timeout,
         working_directory=body.working_directory, provider=body.provider)
-    return {"terminal_id": result.terminal_id, "status": result.status, "output": result.output,
-            "error": result.error, "ok": result.ok}
+    if body.wait:
+        record = await delegation.wait_handoff(record["id"], wait=None)
+    return _handoff_view(record)
+
+
+@router.get("/orchestration/handoffs/{handoff_id}", tags=["orchestration"])
+async def get_handoff(handoff_id: str, request: Request,
+                      wait: float = Query(0, ge=0, le=300, description=(
+                          "Seconds to wait for the handoff to finish before answering"))
+                      ) -> dict[str, Any]:
+    """A handoff's state; with `wait`, a long poll that answers as soon as it finishes."""
+    return _handoff_view(await svc(request).delegation.wait_handoff(handoff_id, wait))
+
+
+def _handoff_view(record: dict[str, Any]) -> dict[str, Any]:
+    return {"id": record["id"], "terminal_id": record["worker_id"], "state": record["state"],
+            "status": record["status"], "output": record["output"], "error": record["error"],
+            "ok": record["state"] == "succeeded", "done": record["state"] != "running"}
 
 
 @router.post("/orchestration/assign", tags=["orchestration"])

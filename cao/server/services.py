@@ -38,6 +38,7 @@ class Services:
 
     async def start(self) -> None:
         await self.terminals.start()
+        await self.delegation.resume_handoffs()  # their workers were just re-adopted
         # Runs resume before the inbox starts, so callbacks queued for them find them.
         for starter in self.extras.get("starters", []):
             await starter(self)

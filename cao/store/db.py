@@ -19,6 +19,7 @@ SCHEMA_MODULES = [
     "cao.store.inbox",
     "cao.store.runs",
     "cao.store.flows",
+    "cao.store.handoffs",
 ]
 
 _schema_lock = threading.Lock()

@@ -473,7 +473,9 @@ class TerminalManager:
                                 provider=provider, log_path=log_path, profile=row["profile"],
                                 status=TerminalStatus(row["status"]))
             self.live[row["id"]] = live
-            self._schedule_refresh(live)
+            # Classify now, not after a debounce: whoever resumes work on this terminal
+            # next must not act on the status the previous server last stored.
+            await self._refresh(live)
 
     async def _sweep_forever(self) -> None:
         while True:

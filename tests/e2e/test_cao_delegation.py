@@ -99,6 +99,17 @@ def test_cli_delegates_through_cao(name, cli_server, fake_llm):
     assert kinds == ["assign", "handoff", "send_message"]
 
 
+def session_report(api, terminal_id) -> str:
+    """What a failure needs: every terminal's status and inbox, the supervisor's screen."""
+    session = api.get(f"/terminals/{terminal_id}")["session_name"]
+    lines = []
+    for t in api.get(f"/sessions/{session}")["terminals"]:
+        inbox = [(m["state"], m["message"][:60]) for m in api.get(f"/terminals/{t['id']}/inbox")]
+        lines.append(f"{t['id']} {t['profile']} {t['provider']} {t['status']} inbox={inbox}")
+    screen = api.get(f"/terminals/{terminal_id}/screen", params={"history": 60})["screen"]
+    return "\n".join(lines) + "\n--- supervisor screen ---\n" + screen
+
+
 def test_mixed_providers_supervisor(cli_server, fake_llm):
     api, store = cli_server
     cli_profile(store, "sup", "claude_code")
@@ -137,7 +148,10 @@ def test_mixed_providers_supervisor(cli_server, fake_llm):
         text = api.get(f"/terminals/{sup}/output", params={"mode": "last"})["output"]
         return text if text.startswith("FINAL") else None
 
-    text = wait_until(final, timeout=180, interval=0.5, message="the supervisor's final answer")
+    try:
+        text = wait_until(final, timeout=180, interval=0.5, message="the supervisor's final answer")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{session_report(api, sup)}") from None
     assert "codex result 42" in text and "gemini result 17" in text and "opencode result 99" in text
     workers = {t["profile"]: t for t in api.get(f"/sessions/{api.get(f'/terminals/{sup}')['session_name']}")["terminals"]}
     assert workers["w_codex"]["provider"] == "codex" and workers["w_gemini"]["provider"] == "gemini_cli"
