@@ -18,4 +18,7 @@ def register(app: typer.Typer) -> None:
         """Run the cao-server (same as the `cao-server` command)."""
         from cao.server.main import serve
 
-        serve(host, port, profiles, log_level)
+        try:
+            serve(host, port, profiles, log_level)
+        except KeyboardInterrupt:  # Ctrl-C: the server already shut down cleanly
+            raise typer.Exit(130) from None

@@ -175,3 +175,28 @@ def test_unknown_profile_is_a_clear_404(api):
     with pytest.raises(ApiError) as err:
         launch(api, "no_such_profile")
     assert err.value.status == 404 and "unknown agent profile 'no_such_profile'" in err.value.detail
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
+def test_server_stops_at_once_on_a_signal(cao_env, sig):
+    # The server's main loop ticks once a second (idle CPU); a signal must still stop it
+    # at once, cleanly, with the HTTP Date header kept fresh meanwhile.
+    import signal
+
+    from tests.conftest import ServerProcess
+
+    srv = ServerProcess(cao_env).start()
+    try:
+        first = httpx.get(f"{srv.url}/health").headers["date"]
+        time.sleep(1.6)
+        assert httpx.get(f"{srv.url}/health").headers["date"] != first
+        started = time.monotonic()
+        srv.proc.send_signal(getattr(signal, sig))
+        srv.proc.wait(10)
+        assert time.monotonic() - started < 0.9, "the stop waited for a tick"
+        # After a clean shutdown uvicorn re-raises the signal it caught, as the exit status.
+        assert srv.proc.returncode in (0, -getattr(signal, sig), 130)
+        log = (cao_env["home"].parent / "server.log").read_text()
+        assert "Traceback" not in log, log
+    finally:
+        srv.stop()
