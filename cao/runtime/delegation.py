@@ -29,6 +29,8 @@ from cao.terminals.policy import check_working_directory
 
 log = logging.getLogger(__name__)
 
+HANDOFF_RETENTION = 7 * 86400  # seconds a finished handoff stays answerable by id
+
 DEFAULT_HANDOFF_TIMEOUT = 600.0
 ASSIGN_SUFFIX = ("[Assigned by terminal {caller}. When done, send results back to terminal "
                  "{caller} using send_message]")
@@ -314,7 +316,10 @@ class Delegation:
         return record
 
     async def resume_handoffs(self) -> None:
-        """On server start: finish the handoffs a previous server process left running."""
+        """On server start: finish the handoffs a previous server process left running,
+        and forget finished ones older than a week (a caller that lost its connection
+        has had time to ask)."""
+        handoffs_store.prune(self.conn, older_than=HANDOFF_RETENTION)
         for record in handoffs_store.unfinished(self.conn):
             remaining = max(1.0, record["deadline"] - time.time())
             self._track_handoff(record, self._resumed_turn(record, remaining))

@@ -57,6 +57,14 @@ def finish(conn: sqlite3.Connection, handoff_id: str, *, ok: bool, status: str,
                          handoff_id))
 
 
+def prune(conn: sqlite3.Connection, older_than: float) -> int:
+    """Forget finished handoffs that ended more than `older_than` seconds ago (their
+    answers also live in the caller's run graph); returns how many went."""
+    cur = conn.execute("DELETE FROM handoffs WHERE state != 'running' AND finished_at < ?",
+                       (time.time() - older_than,))
+    return cur.rowcount
+
+
 def unfinished(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     return [dict(r) for r in conn.execute(
         "SELECT * FROM handoffs WHERE state = 'running' ORDER BY created_at")]
