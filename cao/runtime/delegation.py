@@ -9,6 +9,7 @@ delegation limits first.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 import time
@@ -180,9 +181,15 @@ class Delegation:
         The terminal's inbox is held meanwhile: a queued message delivered the moment the
         turn finishes would start another turn before this answer has been read.
         """
+        with self._inbox_held(terminal_id):
+            return await self._run_turn(terminal_id, message, kind=kind, timeout=timeout)
+
+    @contextlib.contextmanager
+    def _inbox_held(self, terminal_id: str):
+        """Hold the terminal's inbox during a turn; deliver what waited once it is read."""
         self.terminals.hold_inbox(terminal_id, True)
         try:
-            return await self._run_turn(terminal_id, message, kind=kind, timeout=timeout)
+            yield
         finally:
             self.terminals.hold_inbox(terminal_id, False)
             self.inbox.kick(terminal_id)
@@ -229,14 +236,30 @@ class Delegation:
                           timeout: float | None) -> HandoffResult | None:
         """After a restart: finish the turn a re-adopted worker was given before.
 
-        A worker that answered keeps its answer; one still working is waited for; one that
-        is ready again never got the message, so it gets it now. None when the worker has
-        exited (the caller decides whether a new worker takes over).
+        A worker that answered keeps its answer; one still working is waited for; one whose
+        input box holds the message (the server died between paste and submit key) gets the
+        key; one that never got the message gets it now. Workers are fresh terminals, so the
+        message in the transcript means this turn's paste. None when the worker has exited
+        (the caller decides whether a new worker takes over).
         """
         status = self.terminals.status(terminal_id)
         if status == TerminalStatus.EXITED:
             return None
-        if status == TerminalStatus.PROCESSING:
+        if status == TerminalStatus.IDLE and self.terminals.was_typed(terminal_id, message,
+                                                                      kind=kind):
+            log.info("terminal %s holds its task unsent; submitting it", terminal_id)
+            with self._inbox_held(terminal_id):
+                try:
+                    turn = await self.terminals.submit(terminal_id)
+                    status = await self.terminals.wait_finished(terminal_id, turn, timeout)
+                except asyncio.TimeoutError:
+                    return self._timed_out(terminal_id, timeout)
+                except TerminalError as exc:
+                    return HandoffResult(terminal_id, self.terminals.status(terminal_id).value,
+                                         None, str(exc))
+                if status in FINISHED:  # read the answer before the inbox may start a turn
+                    return await self._conclude(terminal_id, status)
+        elif status == TerminalStatus.PROCESSING:
             try:
                 status = await self.terminals.wait_finished(terminal_id, 0, timeout)
             except asyncio.TimeoutError:

@@ -14,7 +14,7 @@ import logging
 import sqlite3
 from typing import Any, Awaitable, Callable
 
-from cao.providers.base import TerminalStatus, strip_ansi
+from cao.providers.base import TerminalStatus
 from cao.store import inbox as store
 from cao.store import sessions as terminals_store
 from cao.terminals.manager import TerminalError, TerminalManager
@@ -148,14 +148,5 @@ class InboxService:
 
     def _already_delivered(self, receiver_id: str, msg: dict[str, Any]) -> bool:
         """After a crash mid-delivery: is the message already in the receiver's transcript?"""
-        live = self.terminals.live.get(receiver_id)
-        if live is None:
-            return False
-        try:
-            with open(live.log_path, "rb") as fh:
-                fh.seek(msg["log_offset"] or 0)
-                seen = strip_ansi(fh.read().decode("utf-8", "replace"))
-        except OSError:
-            return False
-        probe = _delivery_text(msg).split("\n")[0][:60]
-        return probe in seen
+        return self.terminals.transcript_contains(receiver_id, _delivery_text(msg),
+                                                  since=msg["log_offset"] or 0)

@@ -357,22 +357,57 @@ class TerminalManager:
                 await self._settle(live, quiet=live.provider.paste_settle)
                 live.last_input_at = started = time.monotonic()
                 pressed = False
-            for _attempt in range(4):
-                if pressed:
-                    break
-                before = await asyncio.to_thread(self.tmux.capture, live.pane_id)
-                await asyncio.to_thread(self.tmux.send_keys, live.pane_id, *keys)
-                pressed = await self._submitted(live, before)
-                if not pressed:
-                    log.info("terminal %s did not react to submit; pressing it again", terminal_id)
-            if not pressed:
-                raise TerminalError(f"terminal {terminal_id} did not accept the input "
-                                    "(no reaction to the submit key after 4 tries)")
-            live.awaiting_busy = live.provider.busy_before_done
-            if live.status != TerminalStatus.PROCESSING:
-                await self._set_status(live, TerminalStatus.PROCESSING)
-            self._schedule_refresh(live)
+            await self._press_submit(live, pressed)
             return started
+
+    async def submit(self, terminal_id: str) -> float:
+        """Submit what is already typed in the agent's input box (text pasted by a server
+        that died before it could press the key); returns the turn's start."""
+        live = self._live(terminal_id)
+        async with live.input_lock:
+            live.last_input_at = started = time.monotonic()
+            await self._press_submit(live, False)
+            return started
+
+    async def _press_submit(self, live: LiveTerminal, pressed: bool) -> None:
+        """Press the submit key until the agent reacts (up to 4 times), then mark it busy."""
+        keys = live.provider.submit_keys
+        for _attempt in range(4):
+            if pressed:
+                break
+            before = await asyncio.to_thread(self.tmux.capture, live.pane_id)
+            await asyncio.to_thread(self.tmux.send_keys, live.pane_id, *keys)
+            pressed = await self._submitted(live, before)
+            if not pressed:
+                log.info("terminal %s did not react to submit; pressing it again", live.id)
+        if not pressed:
+            raise TerminalError(f"terminal {live.id} did not accept the input "
+                                "(no reaction to the submit key after 4 tries)")
+        live.awaiting_busy = live.provider.busy_before_done
+        if live.status != TerminalStatus.PROCESSING:
+            await self._set_status(live, TerminalStatus.PROCESSING)
+        self._schedule_refresh(live)
+
+    def was_typed(self, terminal_id: str, text: str, *, kind: str = "message") -> bool:
+        """Was `text` (as `send_input` would format it) ever pasted into this terminal?"""
+        live = self.live.get(terminal_id)
+        return live is not None and self.transcript_contains(
+            terminal_id, live.provider.format_message(text, kind=kind))
+
+    def transcript_contains(self, terminal_id: str, text: str, since: int = 0) -> bool:
+        """Did the terminal print the first line of `text` (at most 60 characters) after
+        byte `since` of its transcript? How a restarted server tells whether an input the
+        previous one was sending reached the agent."""
+        live = self.live.get(terminal_id)
+        if live is None:
+            return False
+        try:
+            with open(live.log_path, "rb") as fh:
+                fh.seek(since)
+                seen = strip_ansi(fh.read().decode("utf-8", "replace"))
+        except OSError:
+            return False
+        return text.split("\n")[0][:60] in seen
 
     async def _settle(self, live: LiveTerminal, quiet: float = 0.03, limit: float = 0.5) -> None:
         """Wait until the pasted text has been echoed (output quiet for `quiet` s)."""

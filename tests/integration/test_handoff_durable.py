@@ -107,3 +107,32 @@ def test_worker_that_died_while_the_server_was_down_fails_the_handoff(cao_env, s
     done = api.get(f"/orchestration/handoffs/{record['id']}", params={"wait": 30})
     assert done["done"] and not done["ok"]
     assert "exited while the cao-server was down" in done["error"]
+
+
+def test_task_pasted_but_not_submitted_before_a_crash_is_submitted_once(cao_env, server, api,
+                                                                        profiles_dir):
+    """The server died between pasting the task and pressing Enter: the new server must
+    press Enter, not paste the task a second time (the echo agent would answer it twice)."""
+    from cao.store import handoffs
+    from cao.store.db import connect
+
+    write_profile(profiles_dir, "echoer", "cao.agents.builtin:echo")
+    caller = launch(api, "echoer")["id"]
+    worker = api.post("/sessions", {"profile": "echoer"})["terminal"]
+    wait_until(lambda: api.get(f"/terminals/{worker['id']}")["status"] == "idle", timeout=15)
+    server.kill9()
+    task = "the task, typed once"
+    tmux = ["tmux", "-L", cao_env["CAO_TMUX_SOCKET"]]
+    subprocess.run([*tmux, "set-buffer", "-b", "t", task], check=True)
+    subprocess.run([*tmux, "paste-buffer", "-p", "-d", "-b", "t", "-t", worker["pane_id"]], check=True)
+    wait_until(lambda: task in subprocess.run([*tmux, "capture-pane", "-p", "-t", worker["pane_id"]],
+                                              capture_output=True, text=True).stdout,
+               message="the pasted task on the worker's screen")
+    db = connect(cao_env["home"] / "db" / "cao.sqlite3")
+    record = handoffs.create(db, caller_id=caller, agent_profile="echoer", worker_id=worker["id"],
+                             message=task, timeout=60, node_key=None)
+    db.close()
+    server.start()
+    done = api.get(f"/orchestration/handoffs/{record['id']}", params={"wait": 30})
+    assert done["done"] and done["ok"], done
+    assert done["output"] == task
