@@ -43,7 +43,8 @@ def check_working_directory(path: str | Path) -> Path:
                         raise WorkingDirectoryError(
                             f"working directory {raw!r} resolves to {resolved!r}, which is inside "
                             f"the blocked system directory {blocked!r}; use a project directory "
-                            "instead (or list it in CAO_WORKDIR_ALLOW)")
+                            "instead (or list it in CAO_WORKDIR_ALLOW in the environment of "
+                            "cao-server, and restart it)")
     if not os.path.isdir(resolved):
         raise WorkingDirectoryError(f"working directory {raw!r} does not exist or is not a directory")
     return Path(resolved)
