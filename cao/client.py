@@ -76,6 +76,24 @@ HANDOFF_POLL = 25.0   # seconds per long poll
 START_RETRY = 10.0    # a server restarting right now: how long a new handoff waits for it
 
 
+async def post_when_up(http: httpx.AsyncClient, path: str, body: dict[str, Any], *,
+                       timeout: float, retry_for: float = START_RETRY) -> Any:
+    """POST, retrying for `retry_for` seconds while the connection is refused (a server
+    restarting right now). Only a refused connection is retried: then nothing reached the
+    server, so nothing can happen twice."""
+    give_up = time.monotonic() + retry_for
+    while True:
+        try:
+            return _raise_for(await http.post(path, json=body, timeout=timeout))
+        except httpx.ConnectError:
+            if time.monotonic() > give_up:
+                url = str(http.base_url).rstrip("/")
+                raise ServerUnavailable(
+                    f"cao-server is not reachable at {url}; it must be running for "
+                    "delegation to work (start it with `cao-server`)") from None
+            await asyncio.sleep(0.5)
+
+
 async def handoff_and_wait(body: dict[str, Any], timeout: float,
                            base_url: str | None = None) -> dict[str, Any]:
     """Start a handoff and wait for its outcome, riding out a restart of the server.
@@ -87,20 +105,8 @@ async def handoff_and_wait(body: dict[str, Any], timeout: float,
     base_url = base_url or config.server_url()
     deadline = time.monotonic() + timeout + HANDOFF_MARGIN
     async with httpx.AsyncClient(base_url=base_url, trust_env=False) as http:
-        start_by = time.monotonic() + START_RETRY
-        while True:
-            try:
-                # Only a refused connection is retried: then nothing reached the server.
-                record = _raise_for(await http.post(
-                    "/orchestration/handoff", json={**body, "timeout": timeout, "wait": False},
-                    timeout=120))
-                break
-            except httpx.ConnectError:
-                if time.monotonic() > start_by:
-                    raise ServerUnavailable(
-                        f"cao-server is not reachable at {base_url}; it must be running for "
-                        "delegation to work (start it with `cao-server`)") from None
-                await asyncio.sleep(0.5)
+        record = await post_when_up(http, "/orchestration/handoff",
+                                    {**body, "timeout": timeout, "wait": False}, timeout=120)
         outage_since: float | None = None
         while not record["done"]:
             left = deadline - time.monotonic()

@@ -49,21 +49,17 @@ def _base_url() -> str:
 
 
 async def _post(path: str, body: dict[str, Any], timeout: float) -> dict[str, Any]:
+    from cao.client import ApiError, ServerUnavailable, post_when_up
+
     try:
-        async with httpx.AsyncClient(base_url=_base_url(), timeout=timeout, trust_env=False) as http:
-            resp = await http.post(path, json=body)
-    except httpx.ConnectError:
-        raise ToolError(f"cao-server is not reachable at {_base_url()}; it must be running for "
-                        "delegation to work (start it with `cao-server`)") from None
+        async with httpx.AsyncClient(base_url=_base_url(), trust_env=False) as http:
+            return await post_when_up(http, path, body, timeout=timeout)
+    except ServerUnavailable as exc:
+        raise ToolError(str(exc)) from None
+    except ApiError as exc:
+        raise ToolError(exc.detail) from None
     except httpx.TimeoutException:
         raise ToolError(f"cao-server did not answer within {timeout:.0f}s") from None
-    if resp.status_code >= 400:
-        try:
-            detail = resp.json().get("detail", resp.text)
-        except ValueError:
-            detail = resp.text
-        raise ToolError(str(detail))
-    return resp.json()
 
 
 @server.tool(description=(

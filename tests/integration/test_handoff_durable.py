@@ -136,3 +136,21 @@ def test_task_pasted_but_not_submitted_before_a_crash_is_submitted_once(cao_env,
     done = api.get(f"/orchestration/handoffs/{record['id']}", params={"wait": 30})
     assert done["done"] and done["ok"], done
     assert done["output"] == task
+
+
+def test_mcp_call_made_while_the_server_restarts_waits_for_it(cao_env, server, api, profiles_dir):
+    # A refused connection means nothing reached the server: the tool retries for a while.
+    write_profile(profiles_dir, "echoer", "cao.agents.builtin:echo")
+    caller = launch(api, "echoer")["id"]
+    receiver = launch(api, "echoer")["id"]
+    server.kill9()
+    thread, box = in_background(run, cao_env, caller, "send_message",
+                                {"receiver_id": receiver, "message": "sent during a restart"})
+    time.sleep(2)
+    server.start()
+    thread.join(30)
+    assert not thread.is_alive()
+    is_error, text = box["value"]
+    assert not is_error, text
+    wait_until(lambda: any(m["state"] == "delivered" and "sent during a restart" in m["message"]
+                           for m in api.get(f"/terminals/{receiver}/inbox")), timeout=15)
