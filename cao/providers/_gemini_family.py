@@ -137,8 +137,7 @@ class GeminiFamilyProvider(AgentCliProvider):
 
     @staticmethod
     def _last_turn(history: list[str]) -> list[str] | None:
-        start = sc.last_index(history, lambda l: bool(USER_ECHO_RE.match(l)))
-        return None if start < 0 else history[start + 1:]
+        return sc.turn_after(history, lambda l: bool(USER_ECHO_RE.match(l)))
 
     @staticmethod
     def _answer_start(turn: list[str]) -> int:
@@ -146,12 +145,6 @@ class GeminiFamilyProvider(AgentCliProvider):
 
     def extract_last_answer(self, screen: str, transcript: str) -> str | None:
         lines = sc.clean_lines(screen)
-        area = input_area_start(lines)
-        history = lines[:area] if area >= 0 else lines
-        turn = self._last_turn(history)
-        if turn is None:  # no prompt on screen: nothing was asked yet
-            return None
-        start = self._answer_start(turn)
-        if start < 0:
-            return None
-        return sc.join_answer(sc.block_after(turn, start, "✦ "))
+        return sc.last_turn_answer(lines, input_area_start(lines), self._last_turn,
+                                   self._answer_start,
+                                   lambda turn, start: sc.block_after(turn, start, "✦ "))

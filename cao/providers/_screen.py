@@ -107,6 +107,31 @@ def crop_sidebar(lines: list[str], headers: Iterable[str]) -> list[str]:
     return lines
 
 
+def turn_after(history: list[str], is_prompt: Callable[[str], bool]) -> list[str] | None:
+    """The current turn: the lines after the last echo of a prompt, or None when no
+    prompt is on screen."""
+    start = last_index(history, is_prompt)
+    return None if start < 0 else history[start + 1:]
+
+
+def last_turn_answer(lines: list[str], input_start: int,
+                     last_turn: Callable[[list[str]], list[str] | None],
+                     answer_start: Callable[[list[str]], int],
+                     block: Callable[[list[str], int], list[str]]) -> str | None:
+    """The answer on screen, in the shape the TUIs share: the history above the input
+    area holds the last prompt's echo, then the agent's lines, the last of which to
+    begin with the answer marker starts the answer block. None when nothing was asked
+    yet or the answer is not on screen."""
+    history = lines[:input_start] if input_start >= 0 else lines
+    turn = last_turn(history)
+    if turn is None:
+        return None
+    start = answer_start(turn)
+    if start < 0:
+        return None
+    return join_answer(block(turn, start))
+
+
 def numbered_menu(lines: list[str]) -> bool:
     """A selection menu with a highlighted first-level choice (`❯ 1.`, `› 1.`, `● 1.`)."""
     menu = re.compile(r"^\s*(?:[│┃]\s*)*[❯›>●]\s*\d+\.\s+\S")

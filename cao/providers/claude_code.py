@@ -156,20 +156,13 @@ class ClaudeCodeProvider(AgentCliProvider):
 
     @staticmethod
     def _last_turn(history: list[str]) -> list[str] | None:
-        start = sc.last_index(history, lambda l: bool(PROMPT_RE.match(l)) and l.strip() != "❯")
-        return None if start < 0 else history[start + 1:]
+        return sc.turn_after(history, lambda l: bool(PROMPT_RE.match(l)) and l.strip() != "❯")
 
     def extract_last_answer(self, screen: str, transcript: str) -> str | None:
         lines = sc.clean_lines(screen)
-        box = _input_box(lines)
-        history = lines[:box] if box >= 0 else lines
-        turn = self._last_turn(history)
-        if turn is None:  # no prompt on screen: nothing was asked yet
-            return None
-        starts = _answer_starts(turn)
-        if not starts:
-            return None
-        return sc.join_answer(sc.block_after(turn, starts[-1], "● ", indent=2))
+        return sc.last_turn_answer(lines, _input_box(lines), self._last_turn,
+                                   lambda turn: (_answer_starts(turn) or [-1])[-1],
+                                   lambda turn, start: sc.block_after(turn, start, "● ", indent=2))
 
     def session_answer(self, ctx: LaunchContext) -> str | None:
         return claude_answer(ctx.terminal_home)

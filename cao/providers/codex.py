@@ -169,28 +169,22 @@ class CodexProvider(AgentCliProvider):
 
     @staticmethod
     def _last_turn(history: list[str]) -> list[str] | None:
-        start = sc.last_index(history, lambda l: bool(INPUT_RE.match(l)))
-        return None if start < 0 else history[start + 1:]
+        return sc.turn_after(history, lambda l: bool(INPUT_RE.match(l)))
 
     @staticmethod
     def _answer_start(turn: list[str]) -> int:
         return sc.last_index(turn, lambda l: l.startswith("• ") and not TOOL_RE.match(l))
 
     def extract_last_answer(self, screen: str, transcript: str) -> str | None:
+        def block(turn: list[str], start: int) -> list[str]:
+            lines = sc.block_after(turn, start, "• ", indent=2,
+                                   stop=lambda l: bool(DONE_RE.match(l)))
+            # Codex tucks a usage tip under the last block (`└ Tip: ...`); not the answer.
+            return [l for l in lines if not l.lstrip().startswith("└ Tip:")]
+
         lines = sc.clean_lines(screen)
-        box = _input_line(lines)
-        history = lines[:box] if box >= 0 else lines
-        turn = self._last_turn(history)
-        if turn is None:  # no prompt on screen: nothing was asked yet
-            return None
-        start = self._answer_start(turn)
-        if start < 0:
-            return None
-        block = sc.block_after(turn, start, "• ", indent=2,
-                               stop=lambda l: bool(DONE_RE.match(l)))
-        # Codex tucks a usage tip under the last block (`└ Tip: ...`); it is not the answer.
-        block = [l for l in block if not l.lstrip().startswith("└ Tip:")]
-        return sc.join_answer(block)
+        return sc.last_turn_answer(lines, _input_line(lines), self._last_turn,
+                                   self._answer_start, block)
 
     def session_answer(self, ctx: LaunchContext) -> str | None:
         return codex_answer(ctx.terminal_home)

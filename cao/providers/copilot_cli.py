@@ -142,17 +142,9 @@ class CopilotCliProvider(AgentCliProvider):
 
     def extract_last_answer(self, screen: str, transcript: str) -> str | None:
         lines = sc.clean_lines(screen)
-        box = _input_box(lines)
-        history = lines[:box] if box >= 0 else lines
-        turn = self._last_turn(history)
-        if turn is None:  # no prompt on screen: nothing was asked yet
-            return None
-        start = self._answer_start(turn)
-        if start < 0:
-            return None
-        # the working-directory line above the input box is not part of the answer
-        block = sc.block_after(turn, start, "● ")
-        return sc.join_answer(block)
+        # block_after stops before the working-directory line above the input box
+        return sc.last_turn_answer(lines, _input_box(lines), self._last_turn, self._answer_start,
+                                   lambda turn, start: sc.block_after(turn, start, "● "))
 
     def session_answer(self, ctx: LaunchContext) -> str | None:
         return copilot_answer(ctx.terminal_home)
