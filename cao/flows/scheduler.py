@@ -338,8 +338,20 @@ class FlowScheduler:
 
     async def _follow(self, run_id: int, name: str, outcome: Awaitable[LaunchOutcome]) -> None:
         """Wait for the outcome of a run adopted from a previous server process."""
+        await self._settle(run_id, name, outcome)
+
+    async def _execute(self, run_id: int, spec: dict[str, Any], fire_time: datetime,
+                       trigger: str) -> None:
+        await self._settle(run_id, spec["name"], self._launch(run_id, spec, fire_time, trigger))
+
+    async def _settle(self, run_id: int, name: str,
+                      outcome: Awaitable[LaunchOutcome | None]) -> None:
+        """Record how a flow run ends (None: already recorded), whatever goes wrong, then
+        start the flow's next queued run."""
         try:
-            self._record_outcome(run_id, await outcome)
+            result = await outcome
+            if result is not None:
+                self._record_outcome(run_id, result)
         except asyncio.CancelledError:
             self._stopped_during(run_id)
             raise
@@ -350,35 +362,28 @@ class FlowScheduler:
             if not self._stopping:
                 self._start_queued(name)
 
-    async def _execute(self, run_id: int, spec: dict[str, Any], fire_time: datetime,
-                       trigger: str) -> None:
+    async def _launch(self, run_id: int, spec: dict[str, Any], fire_time: datetime,
+                      trigger: str) -> LaunchOutcome | None:
+        """Gate, render the prompt, launch; None when the run ended before launching."""
         name = spec["name"]
+        values = await self._gate(run_id, spec, fire_time, trigger)
+        if values is None:
+            return None
+        context = {"flow": name, "fire_time": store.iso(fire_time), "trigger": trigger}
         try:
-            values = await self._gate(run_id, spec, fire_time, trigger)
-            if values is None:
-                return
-            context = {"flow": name, "fire_time": store.iso(fire_time), "trigger": trigger}
             prompt = render_prompt(spec.get("prompt") or "", values, context)
-            missing = unknown_placeholders(prompt, values)
-            if missing:
-                log.warning("flow %r: no gate value for placeholder(s) %s; left as written",
-                            name, ", ".join(f"[[{m}]]" for m in missing))
-            launch_spec = {**spec, "inputs": fill_structure(spec.get("inputs") or {}, values),
-                           "gate_output": values, **context}
-            if self.launcher is None:
-                raise RuntimeError("no launcher configured for the flow scheduler")
-            self._record_outcome(run_id, await self.launcher(launch_spec, prompt, run_id))
+            inputs = fill_structure(spec.get("inputs") or {}, values)
         except TemplateError as exc:
             self._finish(run_id, "failed", f"prompt: {exc}")
-        except asyncio.CancelledError:
-            self._stopped_during(run_id)
-            raise
-        except Exception as exc:
-            log.exception("flow %r run #%d failed", name, run_id)
-            self._finish(run_id, "failed", f"launch failed: {type(exc).__name__}: {exc}")
-        finally:
-            if not self._stopping:
-                self._start_queued(name)
+            return None
+        missing = unknown_placeholders(prompt, values)
+        if missing:
+            log.warning("flow %r: no gate value for placeholder(s) %s; left as written",
+                        name, ", ".join(f"[[{m}]]" for m in missing))
+        launch_spec = {**spec, "inputs": inputs, "gate_output": values, **context}
+        if self.launcher is None:
+            raise RuntimeError("no launcher configured for the flow scheduler")
+        return await self.launcher(launch_spec, prompt, run_id)
 
     async def _gate(self, run_id: int, spec: dict[str, Any], fire_time: datetime,
                     trigger: str) -> dict[str, Any] | None:
