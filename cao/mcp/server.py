@@ -12,6 +12,7 @@ wait is a series of long polls by handoff id, so it survives a restart of the se
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Annotated, Any
 
@@ -48,18 +49,27 @@ def _base_url() -> str:
     return config.server_url()
 
 
-async def _post(path: str, body: dict[str, Any], timeout: float) -> dict[str, Any]:
-    from cao.client import ApiError, ServerUnavailable, post_when_up
+@contextlib.asynccontextmanager
+async def _as_tool_errors(timeout: float):
+    """The client's errors, as tool errors the calling agent can read."""
+    from cao.client import ApiError, ServerUnavailable
 
     try:
-        async with httpx.AsyncClient(base_url=_base_url(), trust_env=False) as http:
-            return await post_when_up(http, path, body, timeout=timeout)
+        yield
     except ServerUnavailable as exc:
         raise ToolError(str(exc)) from None
     except ApiError as exc:
         raise ToolError(exc.detail) from None
     except httpx.TimeoutException:
         raise ToolError(f"cao-server did not answer within {timeout:.0f}s") from None
+
+
+async def _post(path: str, body: dict[str, Any], timeout: float) -> dict[str, Any]:
+    from cao.client import post_when_up
+
+    async with _as_tool_errors(timeout):
+        async with httpx.AsyncClient(base_url=_base_url(), trust_env=False) as http:
+            return await post_when_up(http, path, body, timeout=timeout)
 
 
 @server.tool(description=(
@@ -74,17 +84,13 @@ async def handoff(
                                            gt=0, le=86400)] = None,
     working_directory: WorkingDirectory = None,
 ) -> str:
-    from cao.client import ApiError, ServerUnavailable, handoff_and_wait
+    from cao.client import handoff_and_wait
 
-    try:
+    wait = timeout or DEFAULT_HANDOFF_TIMEOUT
+    async with _as_tool_errors(wait):
         result = await handoff_and_wait(
             {"caller_id": _terminal_id(), "agent_profile": agent_profile, "message": message,
-             "working_directory": working_directory},
-            timeout or DEFAULT_HANDOFF_TIMEOUT, base_url=_base_url())
-    except ServerUnavailable as exc:
-        raise ToolError(str(exc)) from None
-    except ApiError as exc:
-        raise ToolError(exc.detail) from None
+             "working_directory": working_directory}, wait, base_url=_base_url())
     if not result.get("ok"):
         raise ToolError(f"handoff to {agent_profile!r} failed: {result.get('error')} "
                         f"[worker terminal {result.get('terminal_id')}]")
