@@ -19,6 +19,11 @@ from typing import Any
 from cao.providers.base import LaunchContext, McpServerLaunch, Provider
 
 CAO_MCP_NAME = "cao-mcp-server"
+# How long a cao-mcp-server tool call may take: a handoff waits up to a day (its `timeout`
+# is capped at 86400 s) plus its client's margin. The CLIs' own limits are shorter (Codex
+# and the MCP TypeScript SDK: 60 s, Gemini CLI and Qwen Code: 10 min) and would abort a
+# long handoff while its worker goes on, so every provider passes this one instead.
+CAO_MCP_CALL_TIMEOUT = 86400 + 120
 
 # CAO profiles name tools the way Kiro/Amazon Q do; map them to each CLI's own names.
 TOOL_ALIASES: dict[str, dict[str, list[str]]] = {
@@ -101,8 +106,14 @@ def mcp_servers(ctx: LaunchContext) -> dict[str, McpServerLaunch]:
     cao = ctx.cao_mcp
     servers[CAO_MCP_NAME] = McpServerLaunch(
         command=cao.command, args=list(cao.args),
-        env={**cao.env, "CAO_TERMINAL_ID": ctx.terminal_id})
+        env={**cao.env, "CAO_TERMINAL_ID": ctx.terminal_id}, call_timeout=CAO_MCP_CALL_TIMEOUT)
     return servers
+
+
+def timeout_ms(server: McpServerLaunch) -> dict[str, int]:
+    """`{"timeout": ms}` for the JSON MCP configs that take one (Claude Code, Gemini CLI,
+    Qwen Code, opencode, Copilot CLI), empty when the server keeps the CLI's default."""
+    return {"timeout": int(server.call_timeout * 1000)} if server.call_timeout else {}
 
 
 def mcp_problems(profile: Any) -> list[str]:

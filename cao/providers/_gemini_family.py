@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 from cao.providers import _screen as sc
 from cao.providers._common import (
     AgentCliProvider, isolated_env, mcp_servers, passthrough, profile_attr, system_prompt,
-    translate_tools)
+    timeout_ms, translate_tools)
 from cao.providers.base import DialogAnswer, LaunchContext, LaunchPlan, TerminalStatus
 
 INPUT_RE = re.compile(r"^\s*(?:│\s*)?>\s{1,3}\S")
@@ -63,7 +63,7 @@ class GeminiFamilyProvider(AgentCliProvider):
             # The only switch that stops these TUIs from `npm install -g`-ing a newer self.
             "general": {"enableAutoUpdate": False, "enableAutoUpdateNotification": False},
             "mcpServers": {name: {"command": s.command, "args": s.args, "env": s.env,
-                                  "trust": True}
+                                  "trust": True, **timeout_ms(s)}
                            for name, s in mcp_servers(ctx).items()},
         }
         allowed = translate_tools(self.name, profile_attr(ctx.profile, "allowedTools"))

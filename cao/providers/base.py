@@ -49,6 +49,8 @@ class McpServerLaunch:
     command: str
     args: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
+    # Seconds a tool call may take before the CLI gives up on it (None: the CLI's default).
+    call_timeout: float | None = None
 
 
 @dataclass

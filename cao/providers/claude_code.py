@@ -20,7 +20,7 @@ from typing import Any
 from cao.providers import _screen as sc
 from cao.providers._common import (
     CAO_MCP_NAME, AgentCliProvider, env_value, is_loopback, isolated_env, mcp_servers,
-    passthrough, profile_attr, system_prompt, translate_tools)
+    passthrough, profile_attr, system_prompt, timeout_ms, translate_tools)
 from cao.providers._sessions import claude_answer
 from cao.providers.base import DialogAnswer, LaunchContext, LaunchPlan, TerminalStatus
 
@@ -69,7 +69,8 @@ class ClaudeCodeProvider(AgentCliProvider):
     def build_launch(self, ctx: LaunchContext) -> LaunchPlan:
         home = ctx.terminal_home
         cwd = str(ctx.working_directory)
-        servers = {name: {"type": "stdio", "command": s.command, "args": s.args, "env": s.env}
+        servers = {name: {"type": "stdio", "command": s.command, "args": s.args, "env": s.env,
+                          **timeout_ms(s)}
                    for name, s in mcp_servers(ctx).items()}
         mcp_path = home / "cao-mcp.json"
         state: dict[str, Any] = {

@@ -96,6 +96,8 @@ class CodexProvider(AgentCliProvider):
                 conf[f"{key}.env"] = server.env
             # MCP calls would otherwise stop for approval (or fail when approval is "never").
             conf[f"{key}.default_tools_approval_mode"] = "approve"
+            if server.call_timeout:
+                conf[f"{key}.tool_timeout_sec"] = float(server.call_timeout)
         return conf
 
     def build_launch(self, ctx: LaunchContext) -> LaunchPlan:

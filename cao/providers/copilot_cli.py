@@ -25,7 +25,7 @@ import re
 from cao.providers import _screen as sc
 from cao.providers._common import (
     CAO_MCP_NAME, AgentCliProvider, env_value, isolated_env, mcp_servers, passthrough,
-    profile_attr, system_prompt)
+    profile_attr, system_prompt, timeout_ms)
 from cao.providers._sessions import copilot_answer
 from cao.providers.base import DialogAnswer, LaunchContext, LaunchPlan, TerminalStatus
 
@@ -60,7 +60,7 @@ class CopilotCliProvider(AgentCliProvider):
     def build_launch(self, ctx: LaunchContext) -> LaunchPlan:
         home = ctx.terminal_home / ".copilot"
         servers = {name: {"type": "local", "command": s.command, "args": s.args, "env": s.env,
-                          "tools": ["*"]}
+                          "tools": ["*"], **timeout_ms(s)}
                    for name, s in mcp_servers(ctx).items()}
         mcp_path = ctx.terminal_home / "cao-mcp.json"
         files = {

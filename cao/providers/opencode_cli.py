@@ -22,7 +22,7 @@ from typing import Any
 from cao.providers import _screen as sc
 from cao.providers._common import (
     AgentCliProvider, env_value, isolated_env, mcp_servers, passthrough, profile_attr,
-    system_prompt, translate_tools)
+    system_prompt, timeout_ms, translate_tools)
 from cao.providers._sessions import opencode_answer
 from cao.providers.base import LaunchContext, LaunchPlan, TerminalStatus
 
@@ -34,7 +34,8 @@ IDLE_RES = [re.compile(r"ctrl\+p commands"), re.compile(r"Ask anything")]
 PERMISSION_RES = [re.compile(r"Permission required"), re.compile(r"Allow once"),
                   re.compile(r"Allow always")]
 ERROR_RES = [re.compile(r"^\s*(?:┃\s*)?Error: "), re.compile(r"API ?Error")]
-DONE_RE = re.compile(r"^\s*▣\s+\S.*·.*·\s*[\d.]+m?s\s*$")
+# The duration reads `450ms`, `3.3s`, `1m 7s`, `2m`, `1h 2m` or `1d 2h` by the turn's length.
+DONE_RE = re.compile(r"^\s*▣\s+\S.*·.*·\s*(?:\d+(?:\.\d+)?(?:ms|[smhd])\s*)+$")
 STEP_RE = re.compile(r"^\s*▣\s")
 BAR_RE = re.compile(r"^\s*┃")
 TOOL_RE = re.compile(r"^\s*(?:⚙|\$|→|←|✱|%|◇|◈|⌕|☐|✓|•)\s")
@@ -56,7 +57,7 @@ class OpencodeCliProvider(AgentCliProvider):
             "autoupdate": False,
             "share": "disabled",
             "mcp": {name: {"type": "local", "command": [s.command, *s.args],
-                           "environment": s.env, "enabled": True}
+                           "environment": s.env, "enabled": True, **timeout_ms(s)}
                     for name, s in mcp_servers(ctx).items()},
         }
         model = profile_attr(ctx.profile, "model")

@@ -156,3 +156,27 @@ def test_mixed_providers_supervisor(cli_server, fake_llm):
     workers = {t["profile"]: t for t in api.get(f"/sessions/{api.get(f'/terminals/{sup}')['session_name']}")["terminals"]}
     assert workers["w_codex"]["provider"] == "codex" and workers["w_gemini"]["provider"] == "gemini_cli"
     assert workers["h_opencode"]["provider"] == "opencode_cli"
+
+
+# CLIs built on the MCP TypeScript SDK give up on a tool call after 60 s unless cao raises
+# the limit (opencode 1.18 did: "MCP error -32001: Request timed out"); opencode's turn
+# footer also reads `1m 7s` past a minute. Codex 0.169 waited 65 s even at its default.
+LONG_HANDOFF = ["opencode_cli", "copilot_cli"]
+
+
+@pytest.mark.parametrize("name", LONG_HANDOFF)
+def test_handoff_that_takes_over_a_minute(name, cli_server, fake_llm):
+    api, store = cli_server
+    cli_profile(store, f"long_{name}", name)
+    write_profile(store, "pysleeper", "cao.agents.builtin:sleeper")
+    fake_llm.set_script([
+        {"match": "TASK-LONG", "reply": {"mcp": "handoff", "server": "cao-mcp-server",
+                                         "args": {"agent_profile": "pysleeper",
+                                                  "message": "sleep 65 slept well"},
+                                         "then": "handoff said: {result}"}},
+    ])
+    agent = launch(api, f"long_{name}")
+    answer = ask(api, agent, "TASK-LONG", timeout=240)
+    # Codex and Copilot show the model the tool's structured result too; the worker's
+    # answer in it means the call was not cut off.
+    assert answer.startswith("handoff said:") and "slept well" in answer, answer

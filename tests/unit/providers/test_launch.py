@@ -53,8 +53,26 @@ def mcp_of(name: str, plan, ctx) -> dict[str, dict]:
         folder = ".gemini" if name == "gemini_cli" else ".qwen"
         return json.loads(plan.files[home / folder / "settings.json"])["mcpServers"]
     conf = json.loads(plan.files[home / ".config" / "opencode" / "opencode.json"])
-    return {k: {"command": v["command"][0], "args": v["command"][1:], "env": v["environment"]}
+    return {k: {"command": v["command"][0], "args": v["command"][1:], "env": v["environment"],
+                **({"timeout": v["timeout"]} if "timeout" in v else {})}
             for k, v in conf["mcp"].items()}
+
+
+# The key each CLI reads for how long one MCP tool call may take, and cao's value there.
+LONG_CALLS = {"claude_code": ("timeout", 86_520_000), "codex": ("tool_timeout_sec", 86_520.0),
+              "gemini_cli": ("timeout", 86_520_000), "qwen_code": ("timeout", 86_520_000),
+              "opencode_cli": ("timeout", 86_520_000), "copilot_cli": ("timeout", 86_520_000)}
+
+
+@pytest.mark.parametrize("name", sorted(LONG_CALLS))
+def test_cao_tool_calls_may_last_as_long_as_the_longest_handoff(name, make_ctx):
+    # Left at the CLIs' defaults (Codex 60 s, opencode and Copilot the MCP SDK's 60 s,
+    # Gemini and Qwen 10 min) a long handoff would be aborted while its worker goes on.
+    ctx = make_ctx(profile=Profile(mcpServers=EXTRA_MCP))
+    servers = mcp_of(name, get_provider(name).build_launch(ctx), ctx)
+    key, value = LONG_CALLS[name]
+    assert servers["cao-mcp-server"][key] == value
+    assert key not in servers["lab"]  # the profile's own servers keep the CLI's default
 
 
 @pytest.mark.parametrize("name", ALL)

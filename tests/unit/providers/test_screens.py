@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from cao.providers.base import TerminalStatus as S
@@ -113,6 +115,18 @@ def test_screen(provider, cli, name, status, answer):
     if status == S.PROCESSING:
         # a busy screen has no finished answer for this turn
         assert p.extract_last_answer(text, "") is None
+
+
+@pytest.mark.parametrize("took", ["450ms", "3.3s", "1m 7s", "2m", "1h 2m", "3h", "1d 2h"])
+def test_opencode_turn_done_whatever_it_took(took):
+    # opencode ends a turn with `▣  Build · model · <duration>`; past a minute the
+    # duration reads `1m 7s`, and a turn that long must still read as done.
+    # Same width as the captured line, so the sidebar beside it stays in its column.
+    text = re.sub(r"· 3\.3s( +)", lambda m: f"· {took}".ljust(len(m.group(0))),
+                  screen("opencode", "done.txt"))
+    p = get_provider("opencode_cli")
+    assert p.classify(text) == S.COMPLETED
+    assert p.extract_last_answer(text, "") == "interactive answer from fake opencode"
 
 
 def test_every_captured_screen_is_covered():
