@@ -276,14 +276,6 @@ class Delegation:
                              "so you can inspect it")
 
     # -- the three operations -------------------------------------------------------
-    async def handoff(self, caller_id: str | None, agent_profile: str, message: str, *,
-                      timeout: float | None = None, working_directory: str | None = None,
-                      provider: str | None = None) -> HandoffResult:
-        """Blocking delegation: the worker's answer (or a clear error), whole."""
-        record = await self.start_handoff(caller_id, agent_profile, message, timeout=timeout,
-                                          working_directory=working_directory, provider=provider)
-        return await asyncio.shield(self._handoff_tasks[record["id"]])
-
     async def start_handoff(self, caller_id: str | None, agent_profile: str, message: str, *,
                             timeout: float | None = None, working_directory: str | None = None,
                             provider: str | None = None) -> dict[str, Any]:
